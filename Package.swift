@@ -1,0 +1,32 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Release builds produce a self-contained liblstmkit.so: the Swift runtime is linked in
+// statically and a version script keeps the exports to the C API in include/lstmkit.h.
+// Debug builds (swift test) skip both, because -static-stdlib breaks linking the test bundle.
+let releaseLinker: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib",
+                  "-Xlinker", "--version-script=Sources/LSTMKit/exports.map"],
+                 .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "lstmkit",
+    products: [
+        .library(name: "lstmkit", type: .dynamic, targets: ["LSTMKit"]),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        // The public header, imported into Swift so the C structs have one definition.
+        .systemLibrary(name: "CLSTMKitABI", path: "Sources/CLSTMKitABI"),
+        .target(
+            name: "LSTMKit",
+            dependencies: ["COpenBLAS", "CLSTMKitABI"],
+            exclude: ["exports.map"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))],
+            linkerSettings: releaseLinker + [.linkedLibrary("m")]
+        ),
+        .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"]),
+    ]
+)

@@ -1,0 +1,223 @@
+/*
+ * lstmkit.h — train and run recurrent neural networks (LSTM and friends) from C.
+ *
+ * A short tour
+ * ------------
+ *     lstmkit_model *m = NULL;
+ *     if (lstmkit_model_load("imdb.lstmkit", &m) != LSTMKIT_OK) {
+ *         fprintf(stderr, "%s\n", lstmkit_last_error());
+ *         return 1;
+ *     }
+ *     int64_t shape[2] = {n, 600};
+ *     lstmkit_array x = {LSTMKIT_INT32, 2, shape, ids};   // token ids, row-major
+ *     size_t count = 0;
+ *     lstmkit_model_predict(m, &x, 256, probs, n, &count, NULL, 0, NULL);
+ *     lstmkit_model_free(m);
+ *
+ * A model is built from a JSON configuration shaped like Keras's Sequential config:
+ *     {"layers": [{"class_name": "Embedding", "config": {"input_dim": 5001, "output_dim": 32}},
+ *                 {"class_name": "LSTM", "config": {"units": 100}},
+ *                 {"class_name": "Dense", "config": {"units": 1, "activation": "sigmoid"}}]}
+ * then compiled ({"optimizer": "adam", "loss": "binary_crossentropy", "metrics": ["accuracy"]}),
+ * trained with lstmkit_model_fit, and saved to one file (safetensors: a JSON header holding the
+ * configuration, the tokenizer and a checksum, then raw little-endian float32 tensors).
+ *
+ * Errors
+ * ------
+ * Every function that can fail returns an int status: LSTMKIT_OK (0) or one of the negative
+ * LSTMKIT_E_* codes below. After a failure, lstmkit_last_error() returns a readable message.
+ * The message is owned by the library, is per thread, and stays valid until the next failing
+ * call on the same thread. A failed call leaves its handles as they were before the call
+ * (a failed fit keeps the weights of the last completed batch).
+ *
+ * Memory
+ * ------
+ * Handles are created by lstmkit_*_create / lstmkit_*_load and released by the matching
+ * lstmkit_*_free; freeing NULL does nothing. Input arrays are borrowed for the duration of the
+ * call only. Output buffers are always allocated by the caller: pass NULL and capacity 0 to
+ * learn the size needed (returned through the count/needed argument with status LSTMKIT_OK); a
+ * capacity that is too small returns LSTMKIT_E_BUFFER_TOO_SMALL with the size still reported.
+ * Strings written into caller buffers are NUL-terminated; sizes include the NUL.
+ *
+ * Threading
+ * ---------
+ * Different handles may be used from different threads at the same time. One handle must not
+ * be used by two threads at once; the caller serialises calls on the same handle. The progress
+ * callback runs on the thread that called lstmkit_model_fit.
+ */
+#ifndef LSTMKIT_H
+#define LSTMKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LSTMKIT_VERSION_MAJOR 0
+#define LSTMKIT_VERSION_MINOR 1
+#define LSTMKIT_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH; compare with lstmkit_version(). */
+#define LSTMKIT_VERSION (LSTMKIT_VERSION_MAJOR * 10000 + LSTMKIT_VERSION_MINOR * 100 + LSTMKIT_VERSION_PATCH)
+
+/* Status codes. Values are only ever appended. */
+#define LSTMKIT_OK                      0
+#define LSTMKIT_E_INVALID_ARGUMENT     -1  /* NULL pointer, bad size, shape mismatch, bad id   */
+#define LSTMKIT_E_BAD_CONFIG           -2  /* model/compile/tokenizer JSON not understood        */
+#define LSTMKIT_E_WRONG_STATE          -3  /* e.g. fit before compile                            */
+#define LSTMKIT_E_IO                   -4  /* a file could not be opened, written or renamed     */
+#define LSTMKIT_E_FORMAT               -5  /* a model file is truncated, corrupt or not ours     */
+#define LSTMKIT_E_NO_MEMORY            -6  /* an allocation failed or would exceed limits        */
+#define LSTMKIT_E_BUFFER_TOO_SMALL     -7  /* caller buffer too small; needed size reported      */
+#define LSTMKIT_E_CANCELLED            -8  /* the progress callback asked to stop; model usable  */
+#define LSTMKIT_E_NUMERIC              -9  /* loss became NaN or Inf; last good weights kept     */
+#define LSTMKIT_E_INTERNAL            -99  /* a bug in lstmkit; please report the message        */
+
+/* Element types of lstmkit_array. */
+#define LSTMKIT_FLOAT32 1
+#define LSTMKIT_INT32   2
+
+/* A borrowed, dense, row-major (C order) n-dimensional array. */
+typedef struct lstmkit_array {
+    int32_t dtype;          /* LSTMKIT_FLOAT32 or LSTMKIT_INT32                  */
+    int32_t ndim;           /* 1..8                                              */
+    const int64_t *shape;   /* ndim entries, each >= 1                           */
+    const void *data;       /* product(shape) elements of dtype                  */
+} lstmkit_array;
+
+/* Events passed to the progress callback. */
+#define LSTMKIT_EVENT_BATCH_END 1
+#define LSTMKIT_EVENT_EPOCH_END 2
+
+/* What the progress callback sees. Pointers are valid only during the callback. */
+typedef struct lstmkit_progress {
+    int32_t event;               /* LSTMKIT_EVENT_*                                        */
+    int32_t epoch;               /* 0-based                                                */
+    int32_t epochs;
+    int64_t step;                /* batches done in this epoch                             */
+    int64_t steps;               /* batches per epoch                                      */
+    double elapsed_seconds;      /* since the epoch began                                  */
+    int32_t n_values;            /* e.g. 4: loss, accuracy, val_loss, val_accuracy         */
+    const char *const *names;    /* Keras History keys                                     */
+    const double *values;        /* running means over the epoch so far                    */
+} lstmkit_progress;
+
+/* Return 0 to go on, non-zero to stop after this batch (fit then returns LSTMKIT_E_CANCELLED). */
+typedef int (*lstmkit_progress_fn)(const lstmkit_progress *progress, void *user_data);
+
+/* ---- library ---------------------------------------------------------------------------- */
+
+/* LSTMKIT_VERSION of the library that is loaded. */
+int lstmkit_version(void);
+/* "MAJOR.MINOR.PATCH"; owned by the library, never freed. */
+const char *lstmkit_version_string(void);
+/* Message of this thread's last failure ("" if none); owned by the library. */
+const char *lstmkit_last_error(void);
+
+/* ---- models ------------------------------------------------------------------------------ */
+
+typedef struct lstmkit_model lstmkit_model;
+typedef struct lstmkit_tokenizer lstmkit_tokenizer;
+
+/* Builds a model from its JSON configuration. Weights are initialised as Keras does,
+ * reproducibly from seed. *out receives a new handle owned by the caller. */
+int lstmkit_model_create(const char *config_json, uint64_t seed, lstmkit_model **out);
+void lstmkit_model_free(lstmkit_model *model);
+
+/* Sets optimizer, loss and metrics, e.g.
+ * {"optimizer": {"class_name": "adam", "learning_rate": 0.001}, "loss": "binary_crossentropy",
+ *  "metrics": ["accuracy"]}. Resets the optimizer state. */
+int lstmkit_model_compile(lstmkit_model *model, const char *compile_json);
+
+/* Writes text into buf (capacity bytes); *needed receives the size including the NUL.
+ * summary: Keras's table; config: the model's JSON configuration (with input shape once
+ * known); the latter can be passed to lstmkit_model_create. */
+int lstmkit_model_summary(const lstmkit_model *model, char *buf, size_t capacity, size_t *needed);
+int lstmkit_model_config(const lstmkit_model *model, char *buf, size_t capacity, size_t *needed);
+
+/* Total number of weights (trainable and not). */
+int lstmkit_model_count_params(const lstmkit_model *model, int64_t *out);
+
+/* Input shape the model was built for, batch dimension first as -1 (unknown: -1 too).
+ * shape has capacity entries; *ndim receives the rank. dtype receives LSTMKIT_INT32 when the
+ * model starts with an Embedding, else LSTMKIT_FLOAT32. Any out pointer may be NULL. */
+int lstmkit_model_input_spec(const lstmkit_model *model, int64_t *shape, int32_t capacity,
+                             int32_t *ndim, int32_t *dtype);
+
+/* Fit options as JSON, all optional: {"epochs": 1, "batch_size": 32, "validation_split": 0.0,
+ * "shuffle": true, "seed": 0}. The last validation_split fraction of the rows (taken before
+ * shuffling, as Keras does) is held out. progress may be NULL. x and y are borrowed. */
+int lstmkit_model_fit(lstmkit_model *model, const lstmkit_array *x, const lstmkit_array *y,
+                      const char *options_json, lstmkit_progress_fn progress, void *user_data);
+
+/* results receives the loss then each compiled metric, in compile order; *count their number
+ * (query with results NULL, capacity 0). */
+int lstmkit_model_evaluate(lstmkit_model *model, const lstmkit_array *x, const lstmkit_array *y,
+                           int64_t batch_size, double *results, size_t capacity, size_t *count);
+
+/* Writes the model's outputs for x (inference: no dropout) as float32, row-major, into out
+ * (capacity floats); *count receives the number of floats. out_shape (shape_capacity entries)
+ * and *out_ndim receive the output's shape; either may be NULL. */
+int lstmkit_model_predict(lstmkit_model *model, const lstmkit_array *x, int64_t batch_size,
+                          float *out, size_t capacity, size_t *count,
+                          int64_t *out_shape, int32_t shape_capacity, int32_t *out_ndim);
+
+/* Weights in Keras's order (model.get_weights()): index 0 .. n-1. name (e.g. "lstm/kernel")
+ * and shape are written like the other text and shape outputs; values as float32. */
+int lstmkit_model_weight_count(const lstmkit_model *model, int32_t *n);
+int lstmkit_model_weight_info(const lstmkit_model *model, int32_t index, char *name,
+                              size_t name_capacity, size_t *name_needed,
+                              int64_t *shape, int32_t shape_capacity, int32_t *ndim);
+int lstmkit_model_get_weight(const lstmkit_model *model, int32_t index, float *out,
+                             size_t capacity, size_t *count);
+int lstmkit_model_set_weight(lstmkit_model *model, int32_t index, const float *values,
+                             size_t count);
+
+/* Saves configuration, weights and the attached tokenizer (if any) to one file. The file is
+ * written beside the target and renamed over it, so a failed save leaves the old file intact. */
+int lstmkit_model_save(const lstmkit_model *model, const char *path);
+/* Loads a file written by lstmkit_model_save; *out receives a new handle. */
+int lstmkit_model_load(const char *path, lstmkit_model **out);
+
+/* Attaches a copy of tokenizer to the model (saved with it); NULL detaches. */
+int lstmkit_model_set_tokenizer(lstmkit_model *model, const lstmkit_tokenizer *tokenizer);
+/* *out receives a new tokenizer handle (a copy) or NULL if the model has none. */
+int lstmkit_model_get_tokenizer(const lstmkit_model *model, lstmkit_tokenizer **out);
+
+/* ---- text preprocessing (Keras's Tokenizer and pad_sequences) ---------------------------- */
+
+/* options_json, all optional: {"num_words": null, "filters": "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n",
+ * "lower": true, "split": " ", "char_level": false, "oov_token": null}. */
+int lstmkit_tokenizer_create(const char *options_json, lstmkit_tokenizer **out);
+void lstmkit_tokenizer_free(lstmkit_tokenizer *tokenizer);
+
+/* Counts words in n UTF-8 texts (may be called several times, as fit_on_texts). */
+int lstmkit_tokenizer_fit(lstmkit_tokenizer *tokenizer, const char *const *texts, size_t n);
+
+/* texts_to_sequences, ragged: ids receives every text's ids one after another; offsets
+ * (n + 1 entries, may be NULL only when querying) receives where each text starts, offsets[n]
+ * being the total. *count receives the total number of ids. */
+int lstmkit_tokenizer_texts_to_sequences(const lstmkit_tokenizer *tokenizer,
+                                         const char *const *texts, size_t n,
+                                         int32_t *ids, size_t capacity, size_t *count,
+                                         int64_t *offsets);
+
+/* The tokenizer as JSON: its options, word_counts, word_index, document_count. */
+int lstmkit_tokenizer_to_json(const lstmkit_tokenizer *tokenizer, char *buf, size_t capacity,
+                              size_t *needed);
+int lstmkit_tokenizer_from_json(const char *json, lstmkit_tokenizer **out);
+
+#define LSTMKIT_PAD_PRE  0
+#define LSTMKIT_PAD_POST 1
+
+/* pad_sequences over n ragged sequences (flat ids + n+1 offsets, as texts_to_sequences gives):
+ * out receives n * maxlen int32 values. padding/truncating: LSTMKIT_PAD_PRE or _POST. */
+int lstmkit_pad_sequences(const int32_t *ids, const int64_t *offsets, size_t n, int64_t maxlen,
+                          int32_t padding, int32_t truncating, int32_t value, int32_t *out,
+                          size_t capacity);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LSTMKIT_H */
