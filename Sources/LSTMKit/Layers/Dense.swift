@@ -1,0 +1,184 @@
+import Glibc
+
+/// Keras's Dense on the last axis: y = act(x W + b), W (D, U), b (U). Inputs of rank > 2 are
+/// treated as rows (B*T, D), as Keras does.
+final class Dense: Layer {
+    let name: String
+    var className: String { "Dense" }
+    let units: Int
+    let activation: Activation
+    let useBias: Bool
+    private(set) var params: [Param] = []
+    private var inputDim = 0
+
+    private var x: [Float] = []       // (N, D) input of the last forward
+    private var y: [Float] = []       // (N, U) activated output
+    private(set) var logits: [Float] = []  // (N, U) before the activation (kept for fused losses)
+    private var outShape: [Int] = []
+
+    init(name: String, config: LayerConfig) throws {
+        self.name = name
+        units = try config.int("units", max: 1 << 20)
+        activation = try Activation.parse(config.string("activation", default: nil), layer: name)
+        useBias = try config.bool("use_bias", default: true)
+    }
+
+    var config: JSON {
+        .object(["name": .string(name), "units": .number(Double(units)),
+                 "activation": .string(activation.rawValue), "use_bias": .bool(useBias)])
+    }
+
+    var isBuilt: Bool { !params.isEmpty }
+
+    func outputShape(for input: FeatureShape) throws -> FeatureShape {
+        guard let d = input.last ?? nil else {
+            throw LSTMKitError(.invalidArgument, "\(name): the last input dimension must be known")
+        }
+        if isBuilt && d != inputDim {
+            throw LSTMKitError(.invalidArgument, "\(name): built for \(inputDim) features, got \(d)")
+        }
+        return Array(input.dropLast()) + [units]
+    }
+
+    func build(input: FeatureShape, rng: inout Rng) throws {
+        if isBuilt { return }
+        _ = try outputShape(for: input)
+        inputDim = input.last!!
+        params = [Param("kernel", [inputDim, units], glorotUniform(inputDim, units, rng: &rng))]
+        if useBias { params.append(Param("bias", [units], [Float](repeating: 0, count: units))) }
+    }
+
+    // x: (..., D) -> (..., U)
+    func forward(_ input: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?) {
+        let d = inputDim, u = units, n = input.count / d
+        x = input.data
+        outShape = Array(input.shape.dropLast()) + [u]
+        resize(&y, n * u)
+        y.withUnsafeMutableBufferPointer { yp in
+            let out = yp.baseAddress!
+            if useBias {
+                params[1].value.withUnsafeBufferPointer { bp in
+                    for r in 0..<n { (out + r * u).update(from: bp.baseAddress!, count: u) }
+                }
+            }
+            x.withUnsafeBufferPointer { xp in
+                params[0].value.withUnsafeBufferPointer { wp in
+                    sgemm(m: n, n: u, k: d, a: xp.baseAddress!, lda: d, b: wp.baseAddress!, ldb: u,
+                          beta: useBias ? 1 : 0, c: out, ldc: u)
+                }
+            }
+            if activation != .linear { logits = Array(UnsafeBufferPointer(start: out, count: n * u)) }
+            applyActivation(out, rows: n)
+        }
+        if activation == .linear { logits = y }
+        return (Tensor(shape: outShape, data: y), mask)
+    }
+
+    private func applyActivation(_ p: UnsafeMutablePointer<Float>, rows: Int) {
+        let u = units, n = rows * u
+        switch activation {
+        case .linear: break
+        case .relu: for i in 0..<n where p[i] < 0 { p[i] = 0 }
+        case .sigmoid: sigmoidInPlace(p, n)
+        case .tanh: tanhInPlace(p, n)
+        case .softmax:
+            for r in 0..<rows {
+                let row = p + r * u
+                var mx = row[0]
+                for j in 1..<max(u, 1) { mx = max(mx, row[j]) }
+                for j in 0..<u { row[j] -= mx }
+                expInPlace(row, u)
+                var s: Float = 0
+                for j in 0..<u { s += row[j] }
+                let inv = 1 / s
+                for j in 0..<u { row[j] *= inv }
+            }
+        }
+    }
+
+    /// dL/dy -> dL/dz through the activation, using the saved output y.
+    func activationBackward(_ dy: [Float]) -> [Float] {
+        let u = units
+        var dz = dy
+        switch activation {
+        case .linear: break
+        case .relu: for i in 0..<dz.count where y[i] <= 0 { dz[i] = 0 }
+        case .sigmoid: for i in 0..<dz.count { dz[i] *= y[i] * (1 - y[i]) }
+        case .tanh: for i in 0..<dz.count { dz[i] *= 1 - y[i] * y[i] }
+        case .softmax:
+            for r in 0..<(dz.count / u) {
+                var dot: Float = 0
+                for j in 0..<u { dot += dy[r * u + j] * y[r * u + j] }
+                for j in 0..<u { dz[r * u + j] = y[r * u + j] * (dy[r * u + j] - dot) }
+            }
+        }
+        return dz
+    }
+
+    func backward(_ dy: Tensor) -> Tensor {
+        backward(preactivationGrad: activationBackward(dy.data))
+    }
+
+    /// Backward from dL/dz (z = x W + b), used directly when the loss is fused with the
+    /// activation (sigmoid + binary crossentropy, softmax + categorical crossentropy).
+    func backward(preactivationGrad dz: [Float]) -> Tensor {
+        let d = inputDim, u = units, n = dz.count / u
+        var dx = Tensor(zeros: Array(outShape.dropLast()) + [d])
+        dz.withUnsafeBufferPointer { dzp in
+            x.withUnsafeBufferPointer { xp in
+                params[0].grad.withUnsafeMutableBufferPointer { gw in
+                    sgemm(transA: true, m: d, n: u, k: n, a: xp.baseAddress!, lda: d,
+                          b: dzp.baseAddress!, ldb: u, beta: 1, c: gw.baseAddress!, ldc: u)
+                }
+            }
+            if useBias {
+                params[1].grad.withUnsafeMutableBufferPointer { gb in
+                    for r in 0..<n { for j in 0..<u { gb[j] += dzp[r * u + j] } }
+                }
+            }
+            params[0].value.withUnsafeBufferPointer { wp in
+                dx.data.withUnsafeMutableBufferPointer { dxp in
+                    sgemm(transB: true, m: n, n: d, k: u, a: dzp.baseAddress!, lda: u,
+                          b: wp.baseAddress!, ldb: u, beta: 0, c: dxp.baseAddress!, ldc: d)
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// Inverted dropout: at training time zeroes each value with probability `rate` and scales the
+/// rest by 1/(1-rate); identity at inference.
+final class Dropout: Layer {
+    let name: String
+    var className: String { "Dropout" }
+    let rate: Float
+    var params: [Param] { [] }
+    var isBuilt: Bool { true }
+    private var keep: [Float] = []   // scale per element of the last training forward; empty = identity
+
+    init(name: String, config: LayerConfig) throws {
+        self.name = name
+        rate = try config.float("rate", default: 0.5, min: 0, max: 1, maxInclusive: false)
+    }
+
+    var config: JSON { .object(["name": .string(name), "rate": .number(Double(rate))]) }
+    func outputShape(for input: FeatureShape) throws -> FeatureShape { input }
+    func build(input: FeatureShape, rng: inout Rng) throws {}
+
+    func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?) {
+        guard training && rate > 0 else { keep = []; return (x, mask) }
+        let scale = 1 / (1 - rate)
+        keep = (0..<x.count).map { _ in rng.uniform() < rate ? 0 : scale }
+        var y = x
+        for i in 0..<y.count { y.data[i] *= keep[i] }
+        return (y, mask)
+    }
+
+    func backward(_ dy: Tensor) -> Tensor {
+        if keep.isEmpty { return dy }
+        var dx = dy
+        for i in 0..<dx.count { dx.data[i] *= keep[i] }
+        return dx
+    }
+}

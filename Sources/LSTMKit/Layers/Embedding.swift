@@ -1,0 +1,74 @@
+/// Embedding: integer ids (B, T) -> vectors (B, T, D). Ids arrive as exact Float values, already
+/// validated against inputDim by the model. With maskZero, id 0 yields a (B, T) mask for the
+/// layers after it.
+final class Embedding: Layer {
+    let name: String
+    var className: String { "Embedding" }
+    let inputDim: Int
+    let outputDim: Int
+    let maskZero: Bool
+    private(set) var params: [Param] = []
+    private var ids: [Int32] = []            // (B*T) ids of the last forward, for backward
+
+    init(name: String, config: LayerConfig) throws {
+        self.name = name
+        // ids travel as Float, exact up to 2^24
+        inputDim = try config.int("input_dim", max: 1 << 24)
+        outputDim = try config.int("output_dim", max: 1 << 16)
+        maskZero = try config.bool("mask_zero", default: false)
+        guard inputDim.multipliedReportingOverflow(by: outputDim).partialValue <= 1 << 31 else {
+            throw LSTMKitError(.noMemory, "\(name): \(inputDim) x \(outputDim) embeddings exceed 2^31 weights")
+        }
+    }
+
+    var config: JSON {
+        .object(["name": .string(name), "input_dim": .number(Double(inputDim)),
+                 "output_dim": .number(Double(outputDim)), "mask_zero": .bool(maskZero)])
+    }
+
+    var isBuilt: Bool { !params.isEmpty }
+
+    func outputShape(for input: FeatureShape) throws -> FeatureShape {
+        guard input.count == 1 else {
+            throw LSTMKitError(.invalidArgument, "\(name): expects input of shape (batch, timesteps), got rank \(input.count + 1)")
+        }
+        return input + [outputDim]
+    }
+
+    func build(input: FeatureShape, rng: inout Rng) throws {
+        if isBuilt { return }
+        // Keras's default embeddings_initializer: uniform(-0.05, 0.05)
+        let w = (0..<(inputDim * outputDim)).map { _ in rng.uniform(-0.05, 0.05) }
+        params = [Param("embeddings", [inputDim, outputDim], w)]
+    }
+
+    // x: (B, T) ids as Float   ->   y: (B, T, D)
+    func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?) {
+        let n = x.count, d = outputDim
+        ids = x.data.map { Int32($0) }
+        var y = Tensor(zeros: x.shape + [d])
+        params[0].value.withUnsafeBufferPointer { w in
+            y.data.withUnsafeMutableBufferPointer { out in
+                for i in 0..<n {
+                    (out.baseAddress! + i * d).update(from: w.baseAddress! + Int(ids[i]) * d, count: d)
+                }
+            }
+        }
+        let outMask: [Float]? = maskZero ? ids.map { $0 == 0 ? 0 : 1 } : mask
+        return (y, outMask)
+    }
+
+    // dy: (B, T, D); gradient rows are scattered into the embeddings' gradient.
+    func backward(_ dy: Tensor) -> Tensor {
+        let d = outputDim
+        dy.data.withUnsafeBufferPointer { g in
+            params[0].grad.withUnsafeMutableBufferPointer { gw in
+                for (i, id) in ids.enumerated() {
+                    let dst = gw.baseAddress! + Int(id) * d, src = g.baseAddress! + i * d
+                    for j in 0..<d { dst[j] += src[j] }
+                }
+            }
+        }
+        return Tensor(shape: [], data: [])
+    }
+}

@@ -1,0 +1,102 @@
+/// A dense float32 array, row-major, batch dimension first.
+struct Tensor {
+    var shape: [Int]
+    var data: [Float]
+
+    init(shape: [Int], data: [Float]) {
+        self.shape = shape
+        self.data = data
+    }
+    init(zeros shape: [Int]) {
+        self.shape = shape
+        self.data = [Float](repeating: 0, count: shape.reduce(1, *))
+    }
+    var count: Int { data.count }
+}
+
+/// A trainable weight with its gradient. Backward passes accumulate into `grad`; the trainer
+/// zeroes every gradient once before each batch.
+final class Param {
+    let name: String          // Keras's weight name: kernel, recurrent_kernel, bias, embeddings
+    let shape: [Int]
+    var value: [Float]
+    var grad: [Float]
+
+    init(_ name: String, _ shape: [Int], _ value: [Float]) {
+        self.name = name
+        self.shape = shape
+        self.value = value
+        self.grad = [Float](repeating: 0, count: value.count)
+    }
+    var count: Int { value.count }
+}
+
+/// Shapes of activations without the batch dimension; nil is a length not known yet (Keras's None).
+typealias FeatureShape = [Int?]
+
+/// One layer of a Sequential model. Forward and backward live side by side in each layer's file;
+/// forward keeps whatever backward needs, so one forward must precede each backward.
+protocol Layer: AnyObject {
+    var name: String { get }
+    var className: String { get }
+    /// Weights in Keras's get_weights() order; empty until built.
+    var params: [Param] { get }
+    /// The Keras-style config that recreates this layer (without weights).
+    var config: JSON { get }
+    /// Output shape for an input shape; throws if the input cannot feed this layer.
+    func outputShape(for input: FeatureShape) throws -> FeatureShape
+    /// Creates the weights for the given input shape, reproducibly from rng.
+    func build(input: FeatureShape, rng: inout Rng) throws
+    var isBuilt: Bool { get }
+    /// mask: (B, T) of 0/1, or nil. Returns the output and the mask passed to the next layer.
+    func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?)
+    /// dy has the output's shape; returns dL/dx (empty for layers whose input is not differentiable).
+    func backward(_ dy: Tensor) -> Tensor
+}
+
+/// Keras's glorot_uniform for a (fanIn, fanOut) matrix.
+func glorotUniform(_ fanIn: Int, _ fanOut: Int, rng: inout Rng) -> [Float] {
+    let limit = (6.0 / Float(fanIn + fanOut)).squareRoot()
+    return (0..<(fanIn * fanOut)).map { _ in rng.uniform(-limit, limit) }
+}
+
+/// Keras's orthogonal initializer for a (rows, cols) matrix: a Gaussian matrix of the taller
+/// orientation, orthonormalised (QR with positive diagonal, here modified Gram-Schmidt run twice
+/// for stability), transposed back when rows < cols.
+func orthogonal(rows: Int, cols: Int, rng: inout Rng) -> [Float] {
+    let tall = max(rows, cols), wide = min(rows, cols)
+    // columns of a (tall, wide) matrix, stored column by column in Double
+    var q = [[Double]](repeating: [Double](repeating: 0, count: tall), count: wide)
+    for i in 0..<tall { for j in 0..<wide { q[j][i] = Double(rng.normal()) } }
+    for j in 0..<wide {
+        for _ in 0..<2 {
+            for k in 0..<j {
+                var dot = 0.0
+                for i in 0..<tall { dot += q[k][i] * q[j][i] }
+                for i in 0..<tall { q[j][i] -= dot * q[k][i] }
+            }
+        }
+        var norm = 0.0
+        for i in 0..<tall { norm += q[j][i] * q[j][i] }
+        norm = norm.squareRoot()
+        if norm < 1e-12 { norm = 1 }
+        for i in 0..<tall { q[j][i] /= norm }
+    }
+    var out = [Float](repeating: 0, count: rows * cols)
+    for r in 0..<rows {
+        for c in 0..<cols {
+            // rows >= cols: out = Q (tall x wide); else out = Q^T
+            out[r * cols + c] = Float(rows >= cols ? q[c][r] : q[r][c])
+        }
+    }
+    return out
+}
+
+/// Transposes the two leading axes of a (P, Q, R) buffer into (Q, P, R).
+func swapLeadingAxes(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ p: Int, _ q: Int, _ r: Int) {
+    for i in 0..<p {
+        for j in 0..<q {
+            (dst + (j * p + i) * r).update(from: src + (i * q + j) * r, count: r)
+        }
+    }
+}

@@ -1,0 +1,225 @@
+import Glibc
+
+/// What fit reports after each batch and each epoch (values are running means over the epoch).
+struct Progress {
+    enum Event { case batchEnd, epochEnd }
+    let event: Event
+    let epoch: Int
+    let epochs: Int
+    let step: Int
+    let steps: Int
+    let elapsedSeconds: Double
+    let names: [String]
+    let values: [Double]
+}
+
+struct FitOptions {
+    var epochs = 1
+    var batchSize = 32
+    var validationSplit: Float = 0
+    var shuffle = true
+    var seed: UInt64 = 0
+
+    init() {}
+    init(json: JSON?) throws {
+        let c = try LayerConfig(json, className: "fit options")
+        epochs = try c.int("epochs", default: 1, min: 0, max: 1 << 30)
+        batchSize = try c.int("batch_size", default: 32, max: 1 << 24)
+        validationSplit = try c.float("validation_split", default: 0, min: 0, max: 1, maxInclusive: false)
+        shuffle = try c.bool("shuffle", default: true)
+        if let s = json?["seed"], !s.isNull {
+            guard let d = s.doubleValue, d >= 0, d <= 9.007e15, d == d.rounded() else {
+                throw LSTMKitError(.badConfig, "fit options: 'seed' must be a non-negative integer")
+            }
+            seed = UInt64(d)
+        }
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+extension Model {
+    /// Checks x (and y) against the model and builds it on first use. Returns the output shape
+    /// for one sample.
+    func prepare(x: DataView, y: DataView?) throws -> [Int] {
+        guard x.shape.count >= 2 else {
+            throw LSTMKitError(.invalidArgument, "x must have a batch dimension and at least one more, got shape \(x.shape)")
+        }
+        guard x.rows > 0 else { throw LSTMKitError(.invalidArgument, "x is empty") }
+        let features: FeatureShape = x.shape.dropFirst().map { $0 }
+        if inputIsIds && x.shape.count != 2 {
+            throw LSTMKitError(.invalidArgument, "this model starts with Embedding and takes token ids of shape (samples, timesteps), got \(x.shape)")
+        }
+        try build(input: features)
+        let out = try outputShape(for: features)
+        let outShape = out.map { $0! }
+        let idLimit = (layers.first as? Embedding)?.inputDim
+        if let bad = x.firstInvalid(idLimit: idLimit) {
+            if let idLimit {
+                throw LSTMKitError(.invalidArgument, "x[\(bad.index)] = \(bad.value) is not a token id in 0..<\(idLimit) (Embedding input_dim)")
+            }
+            throw LSTMKitError(.invalidArgument, "x[\(bad.index)] is \(bad.value); inputs must be finite")
+        }
+        if let y {
+            guard y.rows == x.rows else {
+                throw LSTMKitError(.invalidArgument, "x has \(x.rows) samples but y has \(y.rows)")
+            }
+            let ySample = Array(y.shape.dropFirst())
+            if let compiled, compiled.loss.kind == .sparseCategoricalCrossentropy {
+                let expected = Array(outShape.dropLast())
+                guard ySample == expected || ySample == expected + [1] else {
+                    throw LSTMKitError(.invalidArgument, "sparse_categorical_crossentropy takes class ids of shape \([x.rows] + expected), got y of shape \(y.shape)")
+                }
+                if let bad = y.firstInvalid(idLimit: outShape.last!) {
+                    throw LSTMKitError(.invalidArgument, "y[\(bad.index)] = \(bad.value) is not a class id in 0..<\(outShape.last!)")
+                }
+            } else {
+                guard ySample == outShape || (ySample.isEmpty && outShape == [1]) else {
+                    throw LSTMKitError(.invalidArgument, "y has shape \(y.shape) but the model's output is \([x.rows] + outShape)")
+                }
+                if let bad = y.firstInvalid(idLimit: nil) {
+                    throw LSTMKitError(.invalidArgument, "y[\(bad.index)] is \(bad.value); targets must be finite")
+                }
+            }
+        }
+        return outShape
+    }
+
+    private func requireCompiled() throws -> CompileSettings {
+        guard let compiled else { throw LSTMKitError(.wrongState, "the model must be compiled before fit or evaluate") }
+        return compiled
+    }
+
+    /// One batch's loss and correct count; with `train`, also backward and the optimizer step.
+    private func runBatch(x: Tensor, y: Tensor, outShape: [Int], settings: CompileSettings,
+                          train: Bool, rng: inout Rng) -> (loss: Double, correct: Double) {
+        let width = outShape.last!
+        let out = forward(x, training: train, rng: &rng)
+        let rows = out.count / width
+        let kind = settings.loss.kind
+        let fused = fusedOutputLayer(for: kind)
+        let (loss, grad): (Double, [Float])
+        if let fused {
+            (loss, grad) = settings.loss.lossAndGrad(logits: fused.logits, probabilities: out.data, y: y.data, rows: rows, width: width)
+        } else {
+            (loss, grad) = settings.loss.lossAndGrad(p: out.data, y: y.data, rows: rows, width: width)
+        }
+        let correct = settings.metrics.isEmpty ? 0 : countCorrect(kind: kind, p: out.data, y: y.data, rows: rows, width: width)
+        if train && loss.isFinite {
+            for p in params { p.grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+            backward(grad, fused: fused != nil, outputShape: out.shape)
+            settings.optimizer.step(params)
+        }
+        return (loss, correct * Double(x.shape[0]) / Double(rows))
+    }
+
+    func fit(x: DataView, y: DataView, options: FitOptions, progress: ((Progress) -> Bool)?) throws {
+        let settings = try requireCompiled()
+        let outShape = try prepare(x: x, y: y)
+        let n = x.rows
+        let nTrain = options.validationSplit > 0 ? Int((Double(n) * (1 - Double(options.validationSplit))).rounded(.down)) : n
+        guard nTrain > 0 else {
+            throw LSTMKitError(.invalidArgument, "validation_split \(options.validationSplit) leaves no training samples out of \(n)")
+        }
+        guard options.validationSplit == 0 || nTrain < n else {
+            throw LSTMKitError(.invalidArgument, "validation_split \(options.validationSplit) leaves no validation samples out of \(n)")
+        }
+        let bs = options.batchSize
+        let steps = (nTrain + bs - 1) / bs
+        let hasAccuracy = !settings.metrics.isEmpty
+        var rng = Rng(seed: options.seed)
+        var order = Array(0..<nTrain)
+        var names = ["loss"]
+        if hasAccuracy { names.append("accuracy") }
+        let epochNames = names + (nTrain < n ? names.map { "val_" + $0 } : [])
+
+        for epoch in 0..<options.epochs {
+            let start = monotonicSeconds()
+            if options.shuffle { rng.shuffle(&order) }
+            var lossSum = 0.0, correctSum = 0.0, seen = 0
+            for step in 0..<steps {
+                let idx = order[(step * bs)..<min(nTrain, (step + 1) * bs)]
+                let xb = x.gather(idx), yb = y.gather(idx)
+                let (loss, correct) = runBatch(x: xb, y: yb, outShape: outShape, settings: settings, train: true, rng: &rng)
+                guard loss.isFinite else {
+                    throw LSTMKitError(.numeric, "the loss became \(loss) at epoch \(epoch + 1), batch \(step + 1); training stopped and the weights of the previous batch were kept")
+                }
+                lossSum += loss * Double(idx.count)
+                correctSum += correct
+                seen += idx.count
+                var values = [lossSum / Double(seen)]
+                if hasAccuracy { values.append(correctSum / Double(seen)) }
+                if let progress, progress(Progress(event: .batchEnd, epoch: epoch, epochs: options.epochs, step: step + 1,
+                                                   steps: steps, elapsedSeconds: monotonicSeconds() - start,
+                                                   names: names, values: values)) {
+                    throw LSTMKitError(.cancelled, "training stopped by the progress callback at epoch \(epoch + 1), batch \(step + 1)")
+                }
+            }
+            var values = [lossSum / Double(seen)]
+            if hasAccuracy { values.append(correctSum / Double(seen)) }
+            if nTrain < n {
+                let val = try evaluate(x: x, y: y, rows: nTrain..<n, batchSize: bs, settings: settings, outShape: outShape)
+                values += val
+            }
+            if let progress, progress(Progress(event: .epochEnd, epoch: epoch, epochs: options.epochs, step: steps,
+                                               steps: steps, elapsedSeconds: monotonicSeconds() - start,
+                                               names: epochNames, values: values)) {
+                if epoch + 1 < options.epochs {
+                    throw LSTMKitError(.cancelled, "training stopped by the progress callback after epoch \(epoch + 1)")
+                }
+            }
+        }
+    }
+
+    /// [loss, accuracy?] over the rows given, in inference mode.
+    private func evaluate(x: DataView, y: DataView, rows: Range<Int>, batchSize: Int,
+                          settings: CompileSettings, outShape: [Int]) throws -> [Double] {
+        var lossSum = 0.0, correctSum = 0.0
+        var rng = Rng(seed: 0)
+        var start = rows.lowerBound
+        let all = Array(rows)
+        while start < rows.upperBound {
+            let end = min(rows.upperBound, start + batchSize)
+            let idx = all[(start - rows.lowerBound)..<(end - rows.lowerBound)]
+            let (loss, correct) = runBatch(x: x.gather(idx), y: y.gather(idx), outShape: outShape,
+                                           settings: settings, train: false, rng: &rng)
+            lossSum += loss * Double(idx.count)
+            correctSum += correct
+            start = end
+        }
+        let n = Double(rows.count)
+        var out = [lossSum / n]
+        if !settings.metrics.isEmpty { out.append(correctSum / n) }
+        return out
+    }
+
+    func evaluate(x: DataView, y: DataView, batchSize: Int) throws -> [Double] {
+        let settings = try requireCompiled()
+        let outShape = try prepare(x: x, y: y)
+        return try evaluate(x: x, y: y, rows: 0..<x.rows, batchSize: batchSize, settings: settings, outShape: outShape)
+    }
+
+    /// Output shape (with batch) predict will produce for x.
+    func predictShape(x: DataView) throws -> [Int] {
+        [x.rows] + (try prepare(x: x, y: nil))
+    }
+
+    /// Inference over x in batches, written into out (predictShape(x) elements).
+    func predict(x: DataView, batchSize: Int, into out: UnsafeMutablePointer<Float>) throws {
+        let outShape = try prepare(x: x, y: nil)
+        let per = outShape.reduce(1, *)
+        var rng = Rng(seed: 0)
+        var start = 0
+        let all = Array(0..<x.rows)
+        while start < x.rows {
+            let end = min(x.rows, start + batchSize)
+            let y = forward(x.gather(all[start..<end]), training: false, rng: &rng)
+            (out + start * per).update(from: y.data, count: y.count)
+            start = end
+        }
+    }
+}

@@ -1,0 +1,24 @@
+"""lstmkit: train and run LSTMs with a Keras-shaped API, over liblstmkit.so (ctypes only).
+
+    from lstmkit import Sequential
+    from lstmkit.layers import Embedding, LSTM, Dense
+    model = Sequential([Embedding(5001, 32), LSTM(100), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+"""
+
+from . import callbacks, layers, optimizers, preprocessing, sequence, text, utils
+from ._capi import library_path, library_version
+from .errors import (BadConfigError, BufferTooSmallError, CancelledError, FormatError,
+                     InternalError, InvalidArgumentError, LSTMKitError, LSTMKitIOError,
+                     NoMemoryError, NumericError, WrongStateError)
+from .layers import Input
+from .models import Sequential, load_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Sequential", "load_model", "Input", "layers", "text", "sequence", "utils", "callbacks",
+    "optimizers", "preprocessing", "library_version", "library_path", "LSTMKitError",
+    "InvalidArgumentError", "BadConfigError", "WrongStateError", "LSTMKitIOError", "FormatError",
+    "NoMemoryError", "BufferTooSmallError", "CancelledError", "NumericError", "InternalError",
+]

@@ -1,0 +1,184 @@
+"""Layer descriptions, shaped like keras.layers.
+
+A layer here holds only its configuration; the weights live in the library's model. Once the
+layer belongs to a built Sequential model, get_weights/set_weights reach the model's weights
+whose names start with the layer's name.
+"""
+
+__all__ = ["Layer", "Embedding", "LSTM", "Dense", "Dropout", "InputLayer", "Input", "deserialize"]
+
+
+def _shape(shape):
+    if shape is None:
+        return None
+    if isinstance(shape, int):
+        return [shape]
+    return [None if d is None else int(d) for d in shape]
+
+
+class Layer:
+    class_name = None
+
+    def __init__(self, name=None, input_shape=None, **kwargs):
+        self.name = name
+        self.input_shape = _shape(input_shape)
+        # Other Keras arguments go to the library as given, so it can refuse what it lacks
+        # instead of the binding silently dropping them.
+        self._extra = dict(kwargs)
+        self._model = None
+
+    def _own_config(self):
+        raise NotImplementedError
+
+    def get_config(self):
+        config = {}
+        if self.name is not None:
+            config["name"] = self.name
+        config.update(self._own_config())
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        config.update(self._extra)
+        return config
+
+    def _serialize(self):
+        return {"class_name": self.class_name, "config": self.get_config()}
+
+    def _weight_indices(self):
+        if self._model is None:
+            raise ValueError("layer %r does not belong to a built model yet" % (self.name,))
+        prefix = "%s/" % self.name
+        return [i for i, name in enumerate(self._model._weight_names()) if name.startswith(prefix)]
+
+    def get_weights(self):
+        return [self._model._get_weight(i) for i in self._weight_indices()]
+
+    def set_weights(self, weights):
+        indices = self._weight_indices()
+        if len(weights) != len(indices):
+            raise ValueError("layer %r has %d weights, got %d" % (self.name, len(indices), len(weights)))
+        for i, w in zip(indices, weights):
+            self._model._set_weight(i, w)
+
+    def count_params(self):
+        return int(sum(w.size for w in self.get_weights()))
+
+    def __repr__(self):
+        return "<%s name=%s>" % (self.class_name, self.name)
+
+
+class Embedding(Layer):
+    class_name = "Embedding"
+
+    def __init__(self, input_dim, output_dim, mask_zero=False, input_length=None, name=None,
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        self.mask_zero = bool(mask_zero)
+        self.input_length = None if input_length is None else int(input_length)
+
+    def _own_config(self):
+        config = {"input_dim": self.input_dim, "output_dim": self.output_dim,
+                  "mask_zero": self.mask_zero}
+        if self.input_length is not None:
+            config["input_length"] = self.input_length
+        return config
+
+
+class LSTM(Layer):
+    class_name = "LSTM"
+
+    def __init__(self, units, return_sequences=False, dropout=0.0, recurrent_dropout=0.0,
+                 name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.units = int(units)
+        self.return_sequences = bool(return_sequences)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+
+    def _own_config(self):
+        return {"units": self.units, "return_sequences": self.return_sequences,
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
+
+
+class Dense(Layer):
+    class_name = "Dense"
+
+    def __init__(self, units, activation=None, use_bias=True, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if activation is not None and not isinstance(activation, str):
+            raise TypeError("activation must be a name such as 'sigmoid', got %r" % (activation,))
+        self.units = int(units)
+        self.activation = activation
+        self.use_bias = bool(use_bias)
+
+    def _own_config(self):
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias}
+
+
+class Dropout(Layer):
+    class_name = "Dropout"
+
+    def __init__(self, rate, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.rate = float(rate)
+
+    def _own_config(self):
+        return {"rate": self.rate}
+
+
+class InputLayer:
+    """Marks the input shape (without the batch dimension) of a Sequential model."""
+
+    class_name = "InputLayer"
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None):
+        if shape is None:
+            shape = input_shape
+        if shape is None:
+            raise ValueError("InputLayer needs a shape")
+        self.shape = _shape(shape)
+        self.batch_size = batch_size
+        self.dtype = dtype
+        self.name = name
+
+    def __repr__(self):
+        return "<InputLayer shape=%s>" % (tuple(self.shape),)
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None):
+    """keras.Input: in a Sequential model, fixes the input shape (batch dimension left out)."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+
+
+_CLASSES = {cls.class_name: cls for cls in (Embedding, LSTM, Dense, Dropout)}
+
+
+def deserialize(item):
+    """A layer object from {"class_name": ..., "config": {...}} (as in the model's config)."""
+    class_name = item.get("class_name")
+    cls = _CLASSES.get(class_name)
+    if cls is None:
+        raise ValueError("unknown layer class %r" % (class_name,))
+    config = dict(item.get("config") or {})
+    layer = cls.__new__(cls)
+    Layer.__init__(layer, name=config.pop("name", None), input_shape=config.pop("input_shape", None))
+    if cls is Embedding:
+        layer.input_dim = int(config.pop("input_dim"))
+        layer.output_dim = int(config.pop("output_dim"))
+        layer.mask_zero = bool(config.pop("mask_zero", False))
+        length = config.pop("input_length", None)
+        layer.input_length = None if length is None else int(length)
+    elif cls is LSTM:
+        layer.units = int(config.pop("units"))
+        layer.return_sequences = bool(config.pop("return_sequences", False))
+        layer.dropout = float(config.pop("dropout", 0.0))
+        layer.recurrent_dropout = float(config.pop("recurrent_dropout", 0.0))
+    elif cls is Dense:
+        layer.units = int(config.pop("units"))
+        layer.activation = config.pop("activation", None)
+        layer.use_bias = bool(config.pop("use_bias", True))
+    elif cls is Dropout:
+        layer.rate = float(config.pop("rate"))
+    layer._extra = config
+    return layer

@@ -1,0 +1,472 @@
+"""Sequential and load_model, shaped like keras.Sequential; every operation is a library call."""
+
+import ctypes
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+
+from . import _capi
+from ._arrays import c_array, float_ptr, labels
+from .callbacks import Callback, History, ProgbarLogger, summary_line
+from .errors import InvalidArgumentError
+from .layers import InputLayer, Layer, deserialize
+from .text import Tokenizer
+from .utils import next_seed
+
+__all__ = ["Sequential", "load_model"]
+
+_MAX_RANK = 8  # lstmkit_array allows ndim 1..8
+_SPARSE_LOSSES = ("sparse_categorical_crossentropy",)
+
+
+def _verbosity(verbose):
+    return 1 if verbose == "auto" else int(verbose)
+
+
+class _FitState:
+    __slots__ = ("interrupted", "error")
+
+    def __init__(self):
+        self.interrupted = False
+        self.error = None
+
+
+class Sequential:
+    """A linear stack of layers: Sequential([Embedding(5001, 32), LSTM(100), Dense(1, ...)]).
+
+    The library model is created on first use (summary, compile, fit, ...); layers cannot be
+    added after that. close() (or a with block) frees it; garbage collection does too.
+    """
+
+    def __init__(self, layers=None, name=None):
+        self.name = name or "sequential"
+        self.layers = []
+        self.stop_training = False
+        self._input_shape = None
+        self._handle = None
+        self._closed = False
+        self._loss = None
+        self._metrics = None
+        self._input_dtype_code = None
+        self._weight_names_cache = None
+        self._tokenizer_cache = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @classmethod
+    def _from_handle(cls, handle):
+        model = cls()
+        model._handle = handle
+        config = model.get_config()
+        model.name = config.get("name", model.name)
+        model._input_shape = config.get("input_shape")
+        model.layers = [deserialize(item) for item in config.get("layers", [])
+                        if item.get("class_name") != "InputLayer"]
+        model._after_build(config)
+        return model
+
+    @classmethod
+    def from_config(cls, config):
+        """A new model (fresh weights) from get_config()'s output."""
+        text = config if isinstance(config, str) else json.dumps(config)
+        return cls._from_handle(_capi.new_handle(_capi.lstmkit_model_create, text.encode("utf-8"),
+                                                 next_seed()))
+
+    # ---- building ----
+
+    def add(self, layer):
+        if self._handle is not None or self._closed:
+            raise ValueError("layers cannot be added once the model has been built")
+        if isinstance(layer, InputLayer):
+            if self.layers:
+                raise ValueError("an Input must come before the other layers")
+            self._input_shape = list(layer.shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError("expected a lstmkit layer, got %r" % (layer,))
+        self.layers.append(layer)
+
+    def _config_json(self):
+        config = {"name": self.name, "layers": [layer._serialize() for layer in self.layers]}
+        if self._input_shape is not None:
+            config["input_shape"] = list(self._input_shape)
+        return json.dumps(config)
+
+    def build(self, input_shape=None):
+        """Creates the library model; input_shape includes the batch dimension, as in Keras."""
+        if input_shape is not None and self._handle is None:
+            self._input_shape = [None if d is None else int(d) for d in list(input_shape)[1:]]
+        self._live()
+
+    def _live(self):
+        if self._closed:
+            raise ValueError("this model has been closed")
+        if self._handle is None:
+            if not self.layers:
+                raise ValueError("the model has no layers")
+            self._handle = _capi.new_handle(_capi.lstmkit_model_create,
+                                            self._config_json().encode("utf-8"), next_seed())
+            self._after_build(self.get_config())
+        return self._handle
+
+    def _after_build(self, config):
+        # The library names unnamed layers (lstm, dense_1, ...); the layer objects take its names.
+        items = [item for item in config.get("layers", []) if item.get("class_name") != "InputLayer"]
+        for layer, item in zip(self.layers, items):
+            name = (item.get("config") or {}).get("name")
+            if name:
+                layer.name = name
+            layer._model = self
+
+    # ---- lifetime ----
+
+    def close(self):
+        handle, self._handle = self._handle, None
+        self._closed = True
+        if handle:
+            _capi.lstmkit_model_free(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown may have torn down _capi already
+            pass
+
+    # ---- description ----
+
+    def get_config(self):
+        return json.loads(_capi.read_text(_capi.lstmkit_model_config, self._live()))
+
+    def summary(self, print_fn=None, **kwargs):
+        text = _capi.read_text(_capi.lstmkit_model_summary, self._live()).rstrip("\n")
+        (print_fn or print)(text)
+
+    def count_params(self):
+        out = ctypes.c_int64(0)
+        _capi.check(_capi.lstmkit_model_count_params(self._live(), ctypes.byref(out)))
+        return int(out.value)
+
+    def _input_spec(self):
+        shape = (ctypes.c_int64 * _MAX_RANK)()
+        ndim = ctypes.c_int32(0)
+        dtype = ctypes.c_int32(0)
+        _capi.check(_capi.lstmkit_model_input_spec(self._live(), shape, _MAX_RANK,
+                                                   ctypes.byref(ndim), ctypes.byref(dtype)))
+        return [None if d < 0 else int(d) for d in shape[:ndim.value]], dtype.value
+
+    @property
+    def input_shape(self):
+        return tuple(self._input_spec()[0])
+
+    def _input_dtype(self):
+        if self._input_dtype_code is None:
+            self._input_dtype_code = self._input_spec()[1]
+        return self._input_dtype_code
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + list(self._metrics or [])
+
+    # ---- weights ----
+
+    def _weight_count(self):
+        n = ctypes.c_int32(0)
+        _capi.check(_capi.lstmkit_model_weight_count(self._live(), ctypes.byref(n)))
+        return n.value
+
+    def _weight_info(self, index):
+        needed = ctypes.c_size_t(0)
+        name = ctypes.create_string_buffer(128)
+        shape = (ctypes.c_int64 * _MAX_RANK)()
+        ndim = ctypes.c_int32(0)
+        args = (shape, _MAX_RANK, ctypes.byref(ndim))
+        status = _capi.lstmkit_model_weight_info(self._live(), index, name, len(name),
+                                                 ctypes.byref(needed), *args)
+        if status == _capi.E_BUFFER_TOO_SMALL:
+            name = ctypes.create_string_buffer(needed.value)
+            status = _capi.lstmkit_model_weight_info(self._live(), index, name, len(name),
+                                                     ctypes.byref(needed), *args)
+        _capi.check(status)
+        return name.value.decode("utf-8"), tuple(shape[:ndim.value])
+
+    def _weight_names(self):
+        if self._weight_names_cache is None:
+            self._weight_names_cache = [self._weight_info(i)[0] for i in range(self._weight_count())]
+        return self._weight_names_cache
+
+    def _get_weight(self, index):
+        _, shape = self._weight_info(index)
+        out = np.empty(shape, dtype=np.float32)
+        count = ctypes.c_size_t(0)
+        _capi.check(_capi.lstmkit_model_get_weight(self._live(), index, float_ptr(out), out.size,
+                                                   ctypes.byref(count)))
+        return out
+
+    def _checked_weight(self, index, value):
+        name, shape = self._weight_info(index)
+        arr = np.ascontiguousarray(value, dtype=np.float32)
+        if arr.shape != shape:
+            raise ValueError("weight %d (%s) has shape %s, but the value given has shape %s"
+                             % (index, name, shape, arr.shape))
+        return arr
+
+    def _set_weight(self, index, value):
+        arr = self._checked_weight(index, value)
+        _capi.check(_capi.lstmkit_model_set_weight(self._live(), index, float_ptr(arr), arr.size))
+
+    def get_weights(self):
+        """All weights as float32 arrays in Keras's order (embeddings, kernel, recurrent_kernel,
+        bias, ...)."""
+        return [self._get_weight(i) for i in range(self._weight_count())]
+
+    def set_weights(self, weights):
+        n = self._weight_count()
+        weights = list(weights)
+        if len(weights) != n:
+            raise ValueError("the model has %d weights, but set_weights got %d arrays"
+                             % (n, len(weights)))
+        # Every shape is checked before anything changes, so a bad list leaves the model as it was.
+        arrays = [self._checked_weight(i, w) for i, w in enumerate(weights)]
+        for i, arr in enumerate(arrays):
+            _capi.check(_capi.lstmkit_model_set_weight(self._live(), i, float_ptr(arr), arr.size))
+
+    # ---- training ----
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+        if hasattr(optimizer, "get_config"):
+            optimizer = optimizer.get_config()
+        config = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics or [])}
+        config.update(kwargs)
+        _capi.check(_capi.lstmkit_model_compile(self._live(), json.dumps(config).encode("utf-8")))
+        self._loss = loss
+        self._metrics = list(metrics or [])
+
+    def _x(self, x):
+        return c_array(x, self._input_dtype(), "x")
+
+    def _y(self, y):
+        return labels(y, sparse=self._loss in _SPARSE_LOSSES)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, shuffle=True, seed=None):
+        """Trains for `epochs` epochs; returns a History. The last validation_split of the rows
+        is held out (before shuffling, as in Keras). Ctrl-C (or model.stop_training = True in a
+        callback) stops after the current batch and returns the History so far."""
+        handle = self._live()
+        verbose = _verbosity(verbose)
+        xa, ya = self._x(x), self._y(y)
+        options = {"epochs": int(epochs), "batch_size": int(batch_size or 32),
+                   "validation_split": float(validation_split), "shuffle": bool(shuffle),
+                   "seed": int(seed) if seed is not None else next_seed()}
+
+        history = History()
+        progbar = ProgbarLogger(verbose) if verbose else None
+        hooks = [history] + ([progbar] if progbar else []) + list(callbacks or [])
+        params = {"verbose": verbose, "epochs": int(epochs), "steps": None}
+        for cb in hooks:
+            if not isinstance(cb, Callback):
+                raise TypeError("callbacks must be lstmkit.callbacks.Callback objects, got %r" % (cb,))
+            cb.set_model(self)
+            cb.set_params(params)
+
+        state = _FitState()
+        self.stop_training = False
+
+        def on_progress(progress_ptr, _user_data):
+            try:
+                p = progress_ptr.contents
+                logs = {p.names[i].decode("utf-8"): float(p.values[i]) for i in range(p.n_values)}
+                params["steps"] = int(p.steps)
+                if p.event == _capi.EVENT_BATCH_END:
+                    for cb in hooks:
+                        if cb is progbar:
+                            cb.on_train_batch_end(int(p.step), logs, steps=int(p.steps),
+                                                  elapsed=p.elapsed_seconds)
+                        else:
+                            cb.on_train_batch_end(int(p.step) - 1, logs)
+                elif p.event == _capi.EVENT_EPOCH_END:
+                    for cb in hooks:
+                        if cb is progbar:
+                            cb.on_epoch_end(int(p.epoch), logs, steps=int(p.steps),
+                                            elapsed=p.elapsed_seconds)
+                        else:
+                            cb.on_epoch_end(int(p.epoch), logs)
+                    if p.epoch + 1 < p.epochs and not (self.stop_training or state.interrupted):
+                        for cb in hooks:
+                            cb.on_epoch_begin(int(p.epoch) + 1)
+                return 1 if (self.stop_training or state.interrupted) else 0
+            except KeyboardInterrupt:
+                state.interrupted = True
+                return 1
+            except BaseException as exc:  # re-raised once the library has returned
+                state.error = exc
+                return 1
+
+        callback = _capi.PROGRESS_FN(on_progress)
+        previous_handler = self._catch_sigint(state)
+        try:
+            for cb in hooks:
+                cb.on_train_begin()
+            for cb in hooks:
+                cb.on_epoch_begin(0)
+            status = _capi.lstmkit_model_fit(handle, xa.ref, ya.ref,
+                                             json.dumps(options).encode("utf-8"), callback, None)
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        if state.error is not None:
+            raise state.error
+        if status == _capi.E_CANCELLED and (state.interrupted or self.stop_training):
+            if state.interrupted and verbose:
+                sys.stderr.write("\nTraining interrupted; the model keeps the weights of the "
+                                 "last completed batch.\n")
+        else:
+            _capi.check(status)
+        for cb in hooks:
+            cb.on_train_end()
+        return history
+
+    @staticmethod
+    def _catch_sigint(state):
+        """While the library trains, Ctrl-C only sets a flag that the progress callback turns
+        into a stop request; a second Ctrl-C raises as usual. Returns the handler to restore."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None
+
+        def on_sigint(signum, frame):
+            if state.interrupted:
+                raise KeyboardInterrupt
+            state.interrupted = True
+
+        return signal.signal(signal.SIGINT, on_sigint)
+
+    # ---- inference ----
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+        """[loss, metric...] on (x, y) (just the loss when no metric was compiled)."""
+        handle = self._live()
+        xa, ya = self._x(x), self._y(y)
+        batch_size = int(batch_size or 32)
+        capacity = 8
+        results = (ctypes.c_double * capacity)()
+        count = ctypes.c_size_t(0)
+        start = time.monotonic()
+        status = _capi.lstmkit_model_evaluate(handle, xa.ref, ya.ref, batch_size, results,
+                                              capacity, ctypes.byref(count))
+        if status == _capi.E_BUFFER_TOO_SMALL:
+            capacity = count.value
+            results = (ctypes.c_double * capacity)()
+            status = _capi.lstmkit_model_evaluate(handle, xa.ref, ya.ref, batch_size, results,
+                                                  capacity, ctypes.byref(count))
+        _capi.check(status)
+        values = [float(v) for v in results[:count.value]]
+        names = self.metrics_names
+        if len(names) != len(values):
+            names = ["loss"] + ["metric_%d" % i for i in range(1, len(values))]
+        logs = dict(zip(names, values))
+        if _verbosity(verbose):
+            steps = math.ceil(xa.array.shape[0] / batch_size)
+            print(summary_line(steps, time.monotonic() - start, logs))
+        if return_dict:
+            return logs
+        return values[0] if len(values) == 1 else values
+
+    def _output_size_guess(self, x_shape):
+        """Floats predict will write, from the layer stack; None when the stack is unfamiliar."""
+        shape = list(x_shape[1:])
+        for layer in self.layers:
+            kind = layer.class_name
+            if kind == "Embedding":
+                shape = shape + [layer.output_dim]
+            elif kind == "LSTM":
+                if len(shape) < 2:
+                    return None
+                shape = shape[:-1] + [layer.units] if layer.return_sequences else [layer.units]
+            elif kind == "Dense":
+                if not shape:
+                    return None
+                shape = shape[:-1] + [layer.units]
+            elif kind != "Dropout":
+                return None
+        return int(x_shape[0]) * int(np.prod(shape)) if shape else None
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        """The model's outputs for x as a float32 array (inference: dropout off)."""
+        handle = self._live()
+        xa = self._x(x)
+        batch_size = int(batch_size or 32)
+        capacity = self._output_size_guess(xa.array.shape) or 0
+        out = np.empty(capacity, dtype=np.float32)
+        count = ctypes.c_size_t(0)
+        shape = (ctypes.c_int64 * _MAX_RANK)()
+        ndim = ctypes.c_int32(0)
+        start = time.monotonic()
+
+        def call(buffer):
+            ptr = float_ptr(buffer) if buffer.size else None
+            return _capi.lstmkit_model_predict(handle, xa.ref, batch_size, ptr, buffer.size,
+                                               ctypes.byref(count), shape, _MAX_RANK,
+                                               ctypes.byref(ndim))
+
+        status = call(out)
+        if status == _capi.E_BUFFER_TOO_SMALL or (status == _capi.OK and capacity == 0):
+            out = np.empty(count.value, dtype=np.float32)
+            status = call(out)
+        _capi.check(status)
+        result = out[:count.value].reshape(tuple(shape[:ndim.value]))
+        if _verbosity(verbose):
+            steps = math.ceil(xa.array.shape[0] / batch_size)
+            print(summary_line(steps, time.monotonic() - start, {}))
+        return result
+
+    # ---- files ----
+
+    @property
+    def tokenizer(self):
+        """The Tokenizer saved with the model (a copy), or None."""
+        if self._tokenizer_cache is None:
+            out = ctypes.c_void_p()
+            _capi.check(_capi.lstmkit_model_get_tokenizer(self._live(), ctypes.byref(out)))
+            if not out.value:
+                return None
+            self._tokenizer_cache = Tokenizer._adopt(out.value)
+        return self._tokenizer_cache
+
+    @tokenizer.setter
+    def tokenizer(self, tokenizer):
+        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
+            raise TypeError("expected a lstmkit Tokenizer, got %r" % (tokenizer,))
+        _capi.check(_capi.lstmkit_model_set_tokenizer(
+            self._live(), tokenizer._live() if tokenizer is not None else None))
+        self._tokenizer_cache = None
+
+    def save(self, filepath, tokenizer=None):
+        """Writes configuration, weights and tokenizer to one file. A tokenizer given here is
+        attached first; without one, the tokenizer already attached (if any) is kept."""
+        if tokenizer is not None:
+            self.tokenizer = tokenizer
+        _capi.check(_capi.lstmkit_model_save(self._live(), os.fsencode(filepath)))
+
+    def __repr__(self):
+        return "<Sequential name=%s layers=%s>" % (self.name, [l.name for l in self.layers])
+
+
+def load_model(filepath):
+    """A Sequential model from a file written by Sequential.save (tokenizer included)."""
+    if not isinstance(filepath, (str, bytes, os.PathLike)):
+        raise InvalidArgumentError("filepath must be a path, got %r" % (filepath,))
+    return Sequential._from_handle(_capi.new_handle(_capi.lstmkit_model_load, os.fsencode(filepath)))

@@ -1,0 +1,3 @@
+from ..sequence import pad_sequences
+
+__all__ = ["pad_sequences"]
