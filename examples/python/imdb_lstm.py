@@ -1,0 +1,86 @@
+"""Sentiment analysis of IMDB reviews with an LSTM — the classic Keras tutorial, on lstmkit.
+
+    python examples/python/imdb_lstm.py                 # the full 50,000 reviews, 3 epochs
+    python examples/python/imdb_lstm.py --rows 2000 --epochs 1   # a quick run
+
+Writes to --out (default <repo>/out): the trained model with its tokenizer
+(imdb_lstm.lstmkit), the first 100 test reviews one per line (imdb_test_100.txt) and this
+script's predictions for them (imdb_test_100.python.txt), which examples/c/classify should
+reproduce:  classify out/imdb_lstm.lstmkit out/imdb_test_100.txt
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[2]
+try:
+    import lstmkit  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e bindings/python`
+    sys.path.insert(0, str(REPO / "bindings" / "python"))
+
+from lstmkit.layers import LSTM, Dense, Embedding  # noqa: E402
+from lstmkit.models import Sequential  # noqa: E402
+from lstmkit.preprocessing.sequence import pad_sequences  # noqa: E402
+from lstmkit.preprocessing.text import Tokenizer  # noqa: E402
+
+
+def data_dir():
+    return Path(os.environ.get("LSTMKIT_DATA") or REPO.parent / "shared" / "datasets")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=None,
+                        help="use only the first ROWS reviews (half to train, half to test)")
+    parser.add_argument("--out", type=Path, default=REPO / "out")
+    args = parser.parse_args()
+
+    # Load the data: 50,000 reviews labelled positive/negative.
+    data = pd.read_csv(data_dir() / "imdb" / "IMDB_Dataset.csv", nrows=args.rows)
+    data["sentiment"] = (data["sentiment"] == "positive").astype("float32")
+    half = len(data) // 2
+    train_data, test_data = data.iloc[:half], data.iloc[half:]
+
+    # Turn each review into a sequence of word ids (the 5,000 most frequent words), padded
+    # at the front to 600 words.
+    tokenizer = Tokenizer(num_words=5000)
+    tokenizer.fit_on_texts(train_data["review"])
+    x_train = pad_sequences(tokenizer.texts_to_sequences(train_data["review"]), maxlen=600)
+    x_test = pad_sequences(tokenizer.texts_to_sequences(test_data["review"]), maxlen=600)
+    y_train = train_data["sentiment"].to_numpy()
+    y_test = test_data["sentiment"].to_numpy()
+
+    # Embedding -> LSTM -> a sigmoid unit for "positive".
+    model = Sequential([
+        Embedding(5001, 32),
+        LSTM(100),
+        Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    model.summary()
+
+    model.fit(x_train, y_train, epochs=args.epochs, batch_size=64, validation_split=0.1)
+
+    loss, accuracy = model.evaluate(x_test, y_test)
+    print("Test accuracy: %.4f" % accuracy)
+
+    # Save the model with its tokenizer, plus a sample for examples/c/classify to check.
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / "imdb_lstm.lstmkit", tokenizer=tokenizer)
+    sample = test_data["review"].iloc[:100].tolist()
+    with open(args.out / "imdb_test_100.txt", "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(review + "\n" for review in sample)
+    predictions = model.predict(pad_sequences(tokenizer.texts_to_sequences(sample), maxlen=600),
+                                verbose=0)
+    with open(args.out / "imdb_test_100.python.txt", "w", encoding="utf-8", newline="\n") as f:
+        f.writelines("%.9g\n" % p for p in predictions[:, 0])
+    print("Saved the model and a 100-review sample to %s" % args.out)
+
+
+if __name__ == "__main__":
+    main()
