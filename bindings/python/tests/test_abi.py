@@ -1,0 +1,144 @@
+"""The header, the shared library and the ctypes declarations name the same functions."""
+
+import ctypes
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO
+from lstmkit import _capi, errors
+
+HEADER = REPO / "include" / "lstmkit.h"
+
+
+def header_functions():
+    text = HEADER.read_text()
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)  # the tour in the comments calls functions
+    text = re.sub(r"//[^\n]*", " ", text)
+    # A declaration: return type, name, '(' — the function-pointer typedef has '(*' instead.
+    return set(re.findall(r"\b(lstmkit_\w+)\s*\(", text))
+
+
+def header_macro(name):
+    match = re.search(r"#define\s+%s\s+(-?\d+)" % name, HEADER.read_text())
+    return int(match.group(1))
+
+
+def exported_symbols():
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm not installed")
+    out = subprocess.run([nm, "-D", "--defined-only", str(_capi.library_path)],
+                         check=True, capture_output=True, text=True).stdout
+    symbols = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            symbols[parts[2].split("@")[0]] = parts[1]
+    return symbols
+
+
+def test_header_lists_the_expected_api():
+    functions = header_functions()
+    assert len(functions) == 28, sorted(functions)
+    assert "lstmkit_model_fit" in functions and "lstmkit_pad_sequences" in functions
+
+
+def test_every_header_function_is_exported_and_nothing_else():
+    functions = header_functions()
+    symbols = exported_symbols()
+    # Version nodes of a version script show up as absolute ('A') symbols; they are not code.
+    exported = {name for name, kind in symbols.items() if kind != "A"}
+    missing = functions - exported
+    assert not missing, "declared in the header but not exported: %s" % sorted(missing)
+    extra = exported - functions
+    assert not extra, "exported but not in the header: %s" % sorted(extra)[:50]
+    assert all(symbols[name] == "T" for name in functions), {n: symbols[n] for n in functions}
+
+
+def test_every_header_function_has_a_ctypes_declaration():
+    functions = header_functions()
+    assert set(_capi.DECLARED) == functions
+    assert len(_capi.DECLARED) == len(set(_capi.DECLARED))
+    source = (REPO / "bindings" / "python" / "lstmkit" / "_capi.py").read_text()
+    for name in functions:
+        fn = getattr(_capi, name)
+        assert fn.argtypes is not None, name
+        # The C prototype is written beside each declaration.
+        assert re.search(r"#[^\n]*\b%s\(" % name, source), "no prototype comment for %s" % name
+
+
+def test_header_constants_match_the_binding():
+    for name in ("OK", "E_INVALID_ARGUMENT", "E_BAD_CONFIG", "E_WRONG_STATE", "E_IO", "E_FORMAT",
+                 "E_NO_MEMORY", "E_BUFFER_TOO_SMALL", "E_CANCELLED", "E_NUMERIC", "E_INTERNAL",
+                 "FLOAT32", "INT32", "EVENT_BATCH_END", "EVENT_EPOCH_END", "PAD_PRE", "PAD_POST"):
+        assert getattr(_capi, name) == header_macro("LSTMKIT_" + name), name
+    classes = {
+        "INVALID_ARGUMENT": errors.InvalidArgumentError, "BAD_CONFIG": errors.BadConfigError,
+        "WRONG_STATE": errors.WrongStateError, "IO": errors.LSTMKitIOError,
+        "FORMAT": errors.FormatError, "NO_MEMORY": errors.NoMemoryError,
+        "BUFFER_TOO_SMALL": errors.BufferTooSmallError, "CANCELLED": errors.CancelledError,
+        "NUMERIC": errors.NumericError, "INTERNAL": errors.InternalError,
+    }
+    for suffix, cls in classes.items():
+        status = header_macro("LSTMKIT_E_" + suffix)
+        assert cls.status == status
+        assert type(errors.error_for_status(status, "m")) is cls
+
+
+def test_library_version_matches_the_header():
+    major = header_macro("LSTMKIT_VERSION_MAJOR")
+    minor = header_macro("LSTMKIT_VERSION_MINOR")
+    patch = header_macro("LSTMKIT_VERSION_PATCH")
+    assert _capi.lstmkit_version() == major * 10000 + minor * 100 + patch
+    assert _capi.library_version() == "%d.%d.%d" % (major, minor, patch)
+    assert _capi.EXPECTED_VERSION == major * 10000 + minor * 100 + patch
+
+
+STRUCT_PROBE = r"""
+#include <stddef.h>
+#include <stdio.h>
+#include "lstmkit.h"
+#define F(s, f) printf(#s " " #f " %zu %zu\n", offsetof(s, f), sizeof(((s *)0)->f))
+int main(void) {
+    printf("lstmkit_array size %zu\n", sizeof(lstmkit_array));
+    printf("lstmkit_progress size %zu\n", sizeof(lstmkit_progress));
+    F(lstmkit_array, dtype); F(lstmkit_array, ndim); F(lstmkit_array, shape); F(lstmkit_array, data);
+    F(lstmkit_progress, event); F(lstmkit_progress, epoch); F(lstmkit_progress, epochs);
+    F(lstmkit_progress, step); F(lstmkit_progress, steps); F(lstmkit_progress, elapsed_seconds);
+    F(lstmkit_progress, n_values); F(lstmkit_progress, names); F(lstmkit_progress, values);
+    return 0;
+}
+"""
+
+
+def test_struct_layouts_match_the_c_compiler(tmp_path):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    src = tmp_path / "probe.c"
+    src.write_text(STRUCT_PROBE)
+    subprocess.run([cc, "-std=c99", "-I", str(REPO / "include"), "-o", str(tmp_path / "probe"),
+                    str(src)], check=True)
+    out = subprocess.run([str(tmp_path / "probe")], check=True, capture_output=True,
+                         text=True).stdout
+    structs = {"lstmkit_array": _capi.lstmkit_array, "lstmkit_progress": _capi.lstmkit_progress}
+    for line in out.splitlines():
+        parts = line.split()
+        cls = structs[parts[0]]
+        if parts[1] == "size":
+            assert ctypes.sizeof(cls) == int(parts[2]), line
+        else:
+            field = getattr(cls, parts[1])
+            assert (field.offset, field.size) == (int(parts[2]), int(parts[3])), line
+
+
+def test_errors_map_statuses_and_builtin_bases():
+    err = errors.error_for_status(-4, "cannot open x")
+    assert isinstance(err, OSError) and isinstance(err, errors.LSTMKitError)
+    assert err.status == -4 and str(err) == "cannot open x"
+    assert isinstance(errors.error_for_status(-1, "m"), ValueError)
+    unknown = errors.error_for_status(-42, "new code")
+    assert type(unknown) is errors.LSTMKitError and unknown.status == -42
