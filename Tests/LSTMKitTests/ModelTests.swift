@@ -168,6 +168,27 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(epochEnds.count, 8)
     }
 
+    /// Keras splits at floor(n * (1.0 - split)) in double precision: 0.1 of 1,000 leaves 900.
+    func testValidationSplitBoundary() throws {
+        let m = try Model(config: ["layers": [["class_name": "Dense", "config": ["units": 1, "input_shape": [2]]]]], seed: 1)
+        try m.compile(["loss": "mse"])
+        let x = [Float](repeating: 0.5, count: 2000), y = [Float](repeating: 1, count: 1000)
+        var steps = 0
+        try withView(x, [1000, 2]) { xv in
+            try withView(y, [1000, 1]) { yv in
+                var opts = FitOptions()
+                opts.batchSize = 100
+                opts.validationSplit = 0.1
+                try m.fit(x: xv, y: yv, options: opts) { p in steps = p.steps; return false }
+                XCTAssertEqual(steps, 9)
+                opts.batchSize = 1
+                opts.validationSplit = 0.999
+                try m.fit(x: xv, y: yv, options: opts) { p in steps = p.steps; return false }
+                XCTAssertEqual(steps, 1)
+            }
+        }
+    }
+
     func testSaveLoadRoundTrip() throws {
         let m = try Model(config: imdbConfig, seed: 4)
         try m.compile(["loss": "binary_crossentropy", "metrics": ["accuracy"]])

@@ -16,7 +16,9 @@ struct Progress {
 struct FitOptions {
     var epochs = 1
     var batchSize = 32
-    var validationSplit: Float = 0
+    /// Kept in Double as given: Keras computes floor(n * (1 - split)) in Python floats, and
+    /// rounding 0.1 to Float first would move the boundary by one row.
+    var validationSplit: Double = 0
     var shuffle = true
     var seed: UInt64 = 0
 
@@ -25,7 +27,12 @@ struct FitOptions {
         let c = try LayerConfig(json, className: "fit options")
         epochs = try c.int("epochs", default: 1, min: 0, max: 1 << 30)
         batchSize = try c.int("batch_size", default: 32, max: 1 << 24)
-        validationSplit = try c.float("validation_split", default: 0, min: 0, max: 1, maxInclusive: false)
+        if let v = json?["validation_split"], !v.isNull {
+            guard let d = v.doubleValue, d >= 0, d < 1 else {
+                throw LSTMKitError(.badConfig, "fit options: 'validation_split' must be a number in [0, 1)")
+            }
+            validationSplit = d
+        }
         shuffle = try c.bool("shuffle", default: true)
         if let s = json?["seed"], !s.isNull {
             guard let d = s.doubleValue, d >= 0, d <= 9.007e15, d == d.rounded() else {
@@ -121,7 +128,7 @@ extension Model {
         let settings = try requireCompiled()
         let outShape = try prepare(x: x, y: y)
         let n = x.rows
-        let nTrain = options.validationSplit > 0 ? Int((Double(n) * (1 - Double(options.validationSplit))).rounded(.down)) : n
+        let nTrain = options.validationSplit > 0 ? Int((Double(n) * (1 - options.validationSplit)).rounded(.down)) : n
         guard nTrain > 0 else {
             throw LSTMKitError(.invalidArgument, "validation_split \(options.validationSplit) leaves no training samples out of \(n)")
         }
