@@ -161,9 +161,12 @@ class Tokenizer:
 
 
 def _maybe_json(value):
-    # Keras's own to_json stores the dictionaries as JSON strings inside the config.
+    # Keras's own to_json stores the dictionaries as JSON strings inside the config; the library
+    # writes them as [[key, value], ...] lists so their order survives any JSON reader.
     if isinstance(value, str):
-        return json.loads(value, object_pairs_hook=OrderedDict)
+        value = json.loads(value, object_pairs_hook=OrderedDict)
+    if isinstance(value, list):
+        return OrderedDict((k, v) for k, v in value)
     return value
 
 
