@@ -16,16 +16,17 @@ let package = Package(
         .library(name: "lstmkit", type: .dynamic, targets: ["LSTMKit"]),
     ],
     targets: [
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
+        // CPU feature checks and the SSE control register; OpenBLAS itself is opened at run time
+        // (Support/BLAS.swift says why).
+        .systemLibrary(name: "CPlatform", path: "Sources/CPlatform"),
         // The public header, imported into Swift so the C structs have one definition.
         .systemLibrary(name: "CLSTMKitABI", path: "Sources/CLSTMKitABI"),
         .target(
             name: "LSTMKit",
-            dependencies: ["COpenBLAS", "CLSTMKitABI"],
+            dependencies: ["CPlatform", "CLSTMKitABI"],
             exclude: ["exports.map"],
             swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))],
-            linkerSettings: releaseLinker + [.linkedLibrary("m")]
+            linkerSettings: releaseLinker + [.linkedLibrary("m"), .linkedLibrary("dl")]
         ),
         .testTarget(name: "LSTMKitTests", dependencies: ["LSTMKit"]),
     ]

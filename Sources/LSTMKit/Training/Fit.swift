@@ -126,6 +126,9 @@ extension Model {
 
     func fit(x: DataView, y: DataView, options: FitOptions, progress: ((Progress) -> Bool)?) throws {
         let settings = try requireCompiled()
+        try BLASLibrary.require()
+        let floatMode = ComputeFloatMode.enter()
+        defer { floatMode.leave() }
         let outShape = try prepare(x: x, y: y)
         let n = x.rows
         let nTrain = options.validationSplit > 0 ? Int((Double(n) * (1 - options.validationSplit)).rounded(.down)) : n
@@ -160,9 +163,9 @@ extension Model {
                 seen += idx.count
                 var values = [lossSum / Double(seen)]
                 if hasAccuracy { values.append(correctSum / Double(seen)) }
-                if let progress, progress(Progress(event: .batchEnd, epoch: epoch, epochs: options.epochs, step: step + 1,
+                if let progress, floatMode.callingOut({ progress(Progress(event: .batchEnd, epoch: epoch, epochs: options.epochs, step: step + 1,
                                                    steps: steps, elapsedSeconds: monotonicSeconds() - start,
-                                                   names: names, values: values)) {
+                                                   names: names, values: values)) }) {
                     throw LSTMKitError(.cancelled, "training stopped by the progress callback at epoch \(epoch + 1), batch \(step + 1)")
                 }
             }
@@ -172,9 +175,9 @@ extension Model {
                 let val = try evaluate(x: x, y: y, rows: nTrain..<n, batchSize: bs, settings: settings, outShape: outShape)
                 values += val
             }
-            if let progress, progress(Progress(event: .epochEnd, epoch: epoch, epochs: options.epochs, step: steps,
+            if let progress, floatMode.callingOut({ progress(Progress(event: .epochEnd, epoch: epoch, epochs: options.epochs, step: steps,
                                                steps: steps, elapsedSeconds: monotonicSeconds() - start,
-                                               names: epochNames, values: values)) {
+                                               names: epochNames, values: values)) }) {
                 if epoch + 1 < options.epochs {
                     throw LSTMKitError(.cancelled, "training stopped by the progress callback after epoch \(epoch + 1)")
                 }
@@ -207,6 +210,9 @@ extension Model {
     func evaluate(x: DataView, y: DataView, batchSize: Int) throws -> [Double] {
         let settings = try requireCompiled()
         let outShape = try prepare(x: x, y: y)
+        try BLASLibrary.require()
+        let floatMode = ComputeFloatMode.enter()
+        defer { floatMode.leave() }
         return try evaluate(x: x, y: y, rows: 0..<x.rows, batchSize: batchSize, settings: settings, outShape: outShape)
     }
 
@@ -219,6 +225,9 @@ extension Model {
     func predict(x: DataView, batchSize: Int, into out: UnsafeMutablePointer<Float>) throws {
         let outShape = try prepare(x: x, y: nil)
         let per = outShape.reduce(1, *)
+        try BLASLibrary.require()
+        let floatMode = ComputeFloatMode.enter()
+        defer { floatMode.leave() }
         var rng = Rng(seed: 0)
         var start = 0
         let all = Array(0..<x.rows)
