@@ -101,15 +101,42 @@ extension Model {
         return compiled
     }
 
-    /// One batch's loss and correct count; with `train`, also backward and the optimizer step.
-    private func runBatch(x: Tensor, y: Tensor, outShape: [Int], settings: CompileSettings,
-                          train: Bool, rng: inout Rng) -> (loss: Double, correct: Double) {
+    /// One batch (the given rows of x and y): the loss and the number of correct samples; with
+    /// `train`, also backward and the optimizer step. The rows are split over the worker threads
+    /// (Training/Parallel.swift).
+    private func runBatch(x: DataView, y: DataView, rows idx: ArraySlice<Int>, outShape: [Int],
+                          settings: CompileSettings, train: Bool, rng: inout Rng) throws -> (loss: Double, correct: Double) {
+        let parts = Model.split(idx.count, into: WorkerPool.shared.threads)
+        let stacks = try stacks(parts.count)
+        let seeds = parts.map { _ in rng.nextUInt64() }
+        let total = Double(idx.count)
+        var results = [(loss: Double, correct: Double)](repeating: (0, 0), count: parts.count)
+        results.withUnsafeMutableBufferPointer { out in
+            WorkerPool.shared.run(parts: parts.count) { w in
+                let rows = idx[(idx.startIndex + parts[w].lowerBound)..<(idx.startIndex + parts[w].upperBound)]
+                var partRng = Rng(seed: seeds[w])
+                out[w] = runPart(x: x.gather(rows), y: y.gather(rows), share: Double(rows.count) / total,
+                                 stack: stacks[w], outShape: outShape, settings: settings, train: train, rng: &partRng)
+            }
+        }
+        let loss = results.reduce(0) { $0 + $1.loss }
+        if train && loss.isFinite {
+            sumWorkerGradients(parts.count)
+            settings.optimizer.step(params)
+        }
+        return (loss, results.reduce(0) { $0 + $1.correct })
+    }
+
+    /// One part of a batch through one layer stack. share is the part's fraction of the batch:
+    /// the loss is a mean over the whole batch, so the part's loss and gradient are scaled by it.
+    private func runPart(x: Tensor, y: Tensor, share: Double, stack: [Layer], outShape: [Int],
+                         settings: CompileSettings, train: Bool, rng: inout Rng) -> (loss: Double, correct: Double) {
         let width = outShape.last!
-        let out = forward(x, training: train, rng: &rng)
+        let out = forward(x, training: train, rng: &rng, through: stack)
         let rows = out.count / width
         let kind = settings.loss.kind
-        let fused = fusedOutputLayer(for: kind)
-        let (loss, grad): (Double, [Float])
+        let fused = fusedOutputLayer(for: kind, in: stack)
+        var (loss, grad): (Double, [Float])
         if let fused {
             (loss, grad) = settings.loss.lossAndGrad(logits: fused.logits, probabilities: out.data, y: y.data, rows: rows, width: width)
         } else {
@@ -117,11 +144,14 @@ extension Model {
         }
         let correct = settings.metrics.isEmpty ? 0 : countCorrect(kind: kind, p: out.data, y: y.data, rows: rows, width: width)
         if train && loss.isFinite {
-            for p in params { p.grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-            backward(grad, fused: fused != nil, outputShape: out.shape)
-            settings.optimizer.step(params)
+            for layer in stack { for p in layer.params { p.grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } } }
+            if share != 1 {
+                let scale = Float(share)
+                for i in 0..<grad.count { grad[i] *= scale }
+            }
+            backward(grad, fused: fused != nil, outputShape: out.shape, through: stack)
         }
-        return (loss, correct * Double(x.shape[0]) / Double(rows))
+        return (loss * share, correct * Double(x.shape[0]) / Double(rows))
     }
 
     func fit(x: DataView, y: DataView, options: FitOptions, progress: ((Progress) -> Bool)?) throws {
@@ -153,8 +183,7 @@ extension Model {
             var lossSum = 0.0, correctSum = 0.0, seen = 0
             for step in 0..<steps {
                 let idx = order[(step * bs)..<min(nTrain, (step + 1) * bs)]
-                let xb = x.gather(idx), yb = y.gather(idx)
-                let (loss, correct) = runBatch(x: xb, y: yb, outShape: outShape, settings: settings, train: true, rng: &rng)
+                let (loss, correct) = try runBatch(x: x, y: y, rows: idx, outShape: outShape, settings: settings, train: true, rng: &rng)
                 guard loss.isFinite else {
                     throw LSTMKitError(.numeric, "the loss became \(loss) at epoch \(epoch + 1), batch \(step + 1); training stopped and the weights of the previous batch were kept")
                 }
@@ -195,8 +224,8 @@ extension Model {
         while start < rows.upperBound {
             let end = min(rows.upperBound, start + batchSize)
             let idx = all[(start - rows.lowerBound)..<(end - rows.lowerBound)]
-            let (loss, correct) = runBatch(x: x.gather(idx), y: y.gather(idx), outShape: outShape,
-                                           settings: settings, train: false, rng: &rng)
+            let (loss, correct) = try runBatch(x: x, y: y, rows: idx, outShape: outShape,
+                                               settings: settings, train: false, rng: &rng)
             lossSum += loss * Double(idx.count)
             correctSum += correct
             start = end
@@ -228,13 +257,19 @@ extension Model {
         try BLASLibrary.require()
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
-        var rng = Rng(seed: 0)
         var start = 0
         let all = Array(0..<x.rows)
         while start < x.rows {
             let end = min(x.rows, start + batchSize)
-            let y = forward(x.gather(all[start..<end]), training: false, rng: &rng)
-            (out + start * per).update(from: y.data, count: y.count)
+            let parts = Model.split(end - start, into: WorkerPool.shared.threads)
+            let stacks = try stacks(parts.count)
+            let first = start
+            WorkerPool.shared.run(parts: parts.count) { w in
+                var rng = Rng(seed: 0)   // inference draws nothing
+                let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
+                let y = forward(x.gather(rows), training: false, rng: &rng, through: stacks[w])
+                (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
+            }
             start = end
         }
     }

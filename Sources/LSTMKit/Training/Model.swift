@@ -9,6 +9,8 @@ final class Model {
     private(set) var compiled: CompileSettings?
     var tokenizer: Tokenizer?
     private var initRng: Rng
+    /// Copies of `layers` for the worker threads beyond the first (Training/Parallel.swift).
+    var workerLayers: [[Layer]] = []
 
     struct CompileSettings {
         let loss: LossFunction
@@ -18,6 +20,14 @@ final class Model {
             .object(["optimizer": optimizer.config, "loss": .string(loss.kind.rawValue),
                      "metrics": .array(metrics.map { .string($0) })])
         }
+    }
+
+    /// A new, unbuilt layer of the same class and configuration (for worker copies).
+    static func makeLayer(like layer: Layer) throws -> Layer {
+        guard let make = layerClasses[layer.className] else {
+            throw LSTMKitError(.internal, "layer class '\(layer.className)' is not registered")
+        }
+        return try make(layer.name, LayerConfig(layer.config, className: layer.className))
     }
 
     static let layerClasses: [String: (String, LayerConfig) throws -> Layer] = [
@@ -172,27 +182,29 @@ final class Model {
         return .object(top)
     }
 
-    /// Runs all layers. training enables dropout and keeps what backward needs.
-    func forward(_ x: Tensor, training: Bool, rng: inout Rng) -> Tensor {
+    /// Runs all layers (or a worker's copy of them). training enables dropout and keeps what
+    /// backward needs.
+    func forward(_ x: Tensor, training: Bool, rng: inout Rng, through stack: [Layer]? = nil) -> Tensor {
         var h = x
         var mask: [Float]? = nil
-        for layer in layers { (h, mask) = layer.forward(h, mask: mask, training: training, rng: &rng) }
+        for layer in stack ?? layers { (h, mask) = layer.forward(h, mask: mask, training: training, rng: &rng) }
         return h
     }
 
     /// The last layer when the loss can take its logits directly.
-    func fusedOutputLayer(for loss: LossKind) -> Dense? {
-        guard let dense = layers.last as? Dense, let act = loss.fusedActivation, dense.activation == act else { return nil }
+    func fusedOutputLayer(for loss: LossKind, in stack: [Layer]? = nil) -> Dense? {
+        guard let dense = (stack ?? layers).last as? Dense, let act = loss.fusedActivation, dense.activation == act else { return nil }
         return dense
     }
 
     /// Backward from the loss gradient: w.r.t. logits when `fused`, else w.r.t. the output.
-    func backward(_ grad: [Float], fused: Bool, outputShape: [Int]) {
+    func backward(_ grad: [Float], fused: Bool, outputShape: [Int], through stack: [Layer]? = nil) {
+        let all = stack ?? layers
         var g: Tensor
-        var rest = layers[...]
-        if fused, let dense = layers.last as? Dense {
+        var rest = all[...]
+        if fused, let dense = all.last as? Dense {
             g = dense.backward(preactivationGrad: grad)
-            rest = layers.dropLast()
+            rest = all.dropLast()
         } else {
             g = Tensor(shape: outputShape, data: grad)
         }

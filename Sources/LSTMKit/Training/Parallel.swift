@@ -1,0 +1,56 @@
+/// Data parallelism inside a batch: the rows are split into one part per worker thread, and each
+/// part runs forward and backward through its own copy of the layers (the layers keep their
+/// activations for backward, so two threads cannot share one). Copies hold the model's weights
+/// (copied in before each batch; arrays are copy-on-write, so this costs one copy per optimizer
+/// step) and their own gradients, which are summed into the model's before the optimizer step.
+/// A batch is cut into the same parts every time, so results depend on the seed and on the
+/// number of threads, not on timing.
+extension Model {
+    /// Below this many rows per part, a thread's GEMMs get too thin to pay for the split.
+    static let minRowsPerPart = 8
+
+    /// Contiguous, nearly equal ranges covering 0..<rows, at most `parts` of them.
+    static func split(_ rows: Int, into parts: Int) -> [Range<Int>] {
+        let n = max(1, min(parts, rows / minRowsPerPart))
+        return (0..<n).map { k in (k * rows / n)..<((k + 1) * rows / n) }
+    }
+
+    /// The layer stacks for parts 0..<count: the model's own, then worker copies, created on
+    /// first use and given the model's current weights.
+    func stacks(_ count: Int) throws -> [[Layer]] {
+        guard count > 1 else { return [layers] }
+        guard let input = builtInput else { throw LSTMKitError(.internal, "worker copies requested before the model was built") }
+        while workerLayers.count < count - 1 {
+            var copyRng = Rng(seed: 0)   // the initial weights are overwritten below
+            var shape = input
+            var copy: [Layer] = []
+            for layer in layers {
+                let twin = try Model.makeLayer(like: layer)
+                try twin.build(input: shape, rng: &copyRng)
+                shape = try twin.outputShape(for: shape)
+                copy.append(twin)
+            }
+            workerLayers.append(copy)
+        }
+        let own = params
+        for copy in workerLayers.prefix(count - 1) {
+            for (mine, theirs) in zip(own, copy.flatMap { $0.params }) { theirs.value = mine.value }
+        }
+        return [layers] + Array(workerLayers.prefix(count - 1))
+    }
+
+    /// Adds the gradients of the worker copies 1..<count into the model's own.
+    func sumWorkerGradients(_ count: Int) {
+        guard count > 1 else { return }
+        let own = params
+        for copy in workerLayers.prefix(count - 1) {
+            for (mine, theirs) in zip(own, copy.flatMap { $0.params }) {
+                mine.grad.withUnsafeMutableBufferPointer { dst in
+                    theirs.grad.withUnsafeBufferPointer { src in
+                        for i in 0..<dst.count { dst[i] += src[i] }
+                    }
+                }
+            }
+        }
+    }
+}
