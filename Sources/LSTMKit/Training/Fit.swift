@@ -101,9 +101,10 @@ extension Model {
         return compiled
     }
 
-    /// One batch's loss and correct count; with `train`, also backward and the optimizer step.
+    /// One batch's mean loss and each metric's sum over the batch's samples; with `train`, also
+    /// backward and the optimizer step.
     private func runBatch(x: Tensor, y: Tensor, outShape: [Int], settings: CompileSettings,
-                          train: Bool, rng: inout Rng) -> (loss: Double, correct: Double) {
+                          train: Bool, rng: inout Rng) -> (loss: Double, metrics: [Double]) {
         let width = outShape.last!
         let out = forward(x, training: train, rng: &rng)
         let rows = out.count / width
@@ -115,13 +116,14 @@ extension Model {
         } else {
             (loss, grad) = settings.loss.lossAndGrad(p: out.data, y: y.data, rows: rows, width: width)
         }
-        let correct = settings.metrics.isEmpty ? 0 : countCorrect(kind: kind, p: out.data, y: y.data, rows: rows, width: width)
+        // per-row sums rescaled to samples, so sequence outputs average over steps too
+        let metrics = settings.metrics.map { $0.sum(p: out.data, y: y.data, rows: rows, width: width) * Double(x.shape[0]) / Double(rows) }
         if train && loss.isFinite {
             for p in params { p.grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             backward(grad, fused: fused != nil, outputShape: out.shape)
             settings.optimizer.step(params)
         }
-        return (loss, correct * Double(x.shape[0]) / Double(rows))
+        return (loss, metrics)
     }
 
     func fit(x: DataView, y: DataView, options: FitOptions, progress: ((Progress) -> Bool)?) throws {
@@ -137,37 +139,34 @@ extension Model {
         }
         let bs = options.batchSize
         let steps = (nTrain + bs - 1) / bs
-        let hasAccuracy = !settings.metrics.isEmpty
         var rng = Rng(seed: options.seed)
         var order = Array(0..<nTrain)
-        var names = ["loss"]
-        if hasAccuracy { names.append("accuracy") }
+        let names = ["loss"] + settings.metrics.map { $0.name }
         let epochNames = names + (nTrain < n ? names.map { "val_" + $0 } : [])
 
         for epoch in 0..<options.epochs {
             let start = monotonicSeconds()
             if options.shuffle { rng.shuffle(&order) }
-            var lossSum = 0.0, correctSum = 0.0, seen = 0
+            var lossSum = 0.0, seen = 0
+            var metricSums = [Double](repeating: 0, count: settings.metrics.count)
             for step in 0..<steps {
                 let idx = order[(step * bs)..<min(nTrain, (step + 1) * bs)]
                 let xb = x.gather(idx), yb = y.gather(idx)
-                let (loss, correct) = runBatch(x: xb, y: yb, outShape: outShape, settings: settings, train: true, rng: &rng)
+                let (loss, metrics) = runBatch(x: xb, y: yb, outShape: outShape, settings: settings, train: true, rng: &rng)
                 guard loss.isFinite else {
                     throw LSTMKitError(.numeric, "the loss became \(loss) at epoch \(epoch + 1), batch \(step + 1); training stopped and the weights of the previous batch were kept")
                 }
                 lossSum += loss * Double(idx.count)
-                correctSum += correct
+                for k in metricSums.indices { metricSums[k] += metrics[k] }
                 seen += idx.count
-                var values = [lossSum / Double(seen)]
-                if hasAccuracy { values.append(correctSum / Double(seen)) }
+                let values = [lossSum / Double(seen)] + metricSums.map { $0 / Double(seen) }
                 if let progress, progress(Progress(event: .batchEnd, epoch: epoch, epochs: options.epochs, step: step + 1,
                                                    steps: steps, elapsedSeconds: monotonicSeconds() - start,
                                                    names: names, values: values)) {
                     throw LSTMKitError(.cancelled, "training stopped by the progress callback at epoch \(epoch + 1), batch \(step + 1)")
                 }
             }
-            var values = [lossSum / Double(seen)]
-            if hasAccuracy { values.append(correctSum / Double(seen)) }
+            var values = [lossSum / Double(seen)] + metricSums.map { $0 / Double(seen) }
             if nTrain < n {
                 let val = try evaluate(x: x, y: y, rows: nTrain..<n, batchSize: bs, settings: settings, outShape: outShape)
                 values += val
@@ -182,26 +181,25 @@ extension Model {
         }
     }
 
-    /// [loss, accuracy?] over the rows given, in inference mode.
+    /// [loss, metrics...] over the rows given, in inference mode.
     private func evaluate(x: DataView, y: DataView, rows: Range<Int>, batchSize: Int,
                           settings: CompileSettings, outShape: [Int]) throws -> [Double] {
-        var lossSum = 0.0, correctSum = 0.0
+        var lossSum = 0.0
+        var metricSums = [Double](repeating: 0, count: settings.metrics.count)
         var rng = Rng(seed: 0)
         var start = rows.lowerBound
         let all = Array(rows)
         while start < rows.upperBound {
             let end = min(rows.upperBound, start + batchSize)
             let idx = all[(start - rows.lowerBound)..<(end - rows.lowerBound)]
-            let (loss, correct) = runBatch(x: x.gather(idx), y: y.gather(idx), outShape: outShape,
+            let (loss, metrics) = runBatch(x: x.gather(idx), y: y.gather(idx), outShape: outShape,
                                            settings: settings, train: false, rng: &rng)
             lossSum += loss * Double(idx.count)
-            correctSum += correct
+            for k in metricSums.indices { metricSums[k] += metrics[k] }
             start = end
         }
         let n = Double(rows.count)
-        var out = [lossSum / n]
-        if !settings.metrics.isEmpty { out.append(correctSum / n) }
-        return out
+        return [lossSum / n] + metricSums.map { $0 / n }
     }
 
     func evaluate(x: DataView, y: DataView, batchSize: Int) throws -> [Double] {
