@@ -84,12 +84,12 @@ enum LearningRate {
 
     var json: JSON {
         switch self {
-        case .constant(let lr): return .number(Double(lr))
+        case .constant(let lr): return jsonNumber(lr)
         case .exponentialDecay(let initial, let decaySteps, let decayRate, let staircase):
             return .object(["class_name": "ExponentialDecay",
-                            "config": .object(["initial_learning_rate": .number(Double(initial)),
-                                               "decay_steps": .number(Double(decaySteps)),
-                                               "decay_rate": .number(Double(decayRate)),
+                            "config": .object(["initial_learning_rate": jsonNumber(initial),
+                                               "decay_steps": jsonNumber(decaySteps),
+                                               "decay_rate": jsonNumber(decayRate),
                                                "staircase": .bool(staircase)])])
         }
     }
@@ -130,9 +130,9 @@ class OptimizerBase: Optimizer {
         var o = hyperparameters
         o["class_name"] = .string(className)
         o["learning_rate"] = learningRate.json
-        if let clipnorm { o["clipnorm"] = .number(Double(clipnorm)) }
-        if let clipvalue { o["clipvalue"] = .number(Double(clipvalue)) }
-        if let globalClipnorm { o["global_clipnorm"] = .number(Double(globalClipnorm)) }
+        if let clipnorm { o["clipnorm"] = jsonNumber(clipnorm) }
+        if let clipvalue { o["clipvalue"] = jsonNumber(clipvalue) }
+        if let globalClipnorm { o["global_clipnorm"] = jsonNumber(globalClipnorm) }
         return .object(o)
     }
 
@@ -177,6 +177,12 @@ class OptimizerBase: Optimizer {
     }
 }
 
+/// A Float hyperparameter as the decimal it was written as (0.01, not 0.009999999776).
+func jsonNumber(_ f: Float) -> JSON { .number(Double("\(f)") ?? Double(f)) }
+
+/// An integer hyperparameter.
+func jsonNumber(_ i: Int) -> JSON { .number(Double(i)) }
+
 private func zerosLike(_ params: [Param], _ value: Float = 0) -> [[Float]] {
     params.map { [Float](repeating: value, count: $0.count) }
 }
@@ -200,7 +206,7 @@ final class Adam: OptimizerBase {
     }
 
     override var hyperparameters: [String: JSON] {
-        ["beta_1": .number(Double(beta1)), "beta_2": .number(Double(beta2)), "epsilon": .number(Double(epsilon))]
+        ["beta_1": jsonNumber(beta1), "beta_2": jsonNumber(beta2), "epsilon": jsonNumber(epsilon)]
     }
     override var slotsReady: Bool { !m.isEmpty }
     override func createSlots(_ params: [Param]) { m = zerosLike(params); v = m }
@@ -235,7 +241,7 @@ final class SGD: OptimizerBase {
         try super.init(c, className: "sgd", defaultLearningRate: 0.01)
     }
 
-    override var hyperparameters: [String: JSON] { ["momentum": .number(Double(momentum)), "nesterov": .bool(nesterov)] }
+    override var hyperparameters: [String: JSON] { ["momentum": jsonNumber(momentum), "nesterov": .bool(nesterov)] }
     override var slotsReady: Bool { momentum == 0 || !m.isEmpty }
     override func createSlots(_ params: [Param]) { m = zerosLike(params) }
 
@@ -276,8 +282,8 @@ final class RMSprop: OptimizerBase {
     }
 
     override var hyperparameters: [String: JSON] {
-        ["rho": .number(Double(rho)), "momentum": .number(Double(momentum)),
-         "epsilon": .number(Double(epsilon)), "centered": .bool(centered)]
+        ["rho": jsonNumber(rho), "momentum": jsonNumber(momentum),
+         "epsilon": jsonNumber(epsilon), "centered": .bool(centered)]
     }
     override var slotsReady: Bool { !velocity.isEmpty }
     override func createSlots(_ params: [Param]) {
@@ -321,7 +327,7 @@ final class Adagrad: OptimizerBase {
     }
 
     override var hyperparameters: [String: JSON] {
-        ["initial_accumulator_value": .number(Double(initialAccumulator)), "epsilon": .number(Double(epsilon))]
+        ["initial_accumulator_value": jsonNumber(initialAccumulator), "epsilon": jsonNumber(epsilon)]
     }
     override var slotsReady: Bool { !accumulator.isEmpty }
     override func createSlots(_ params: [Param]) { accumulator = zerosLike(params, initialAccumulator) }
