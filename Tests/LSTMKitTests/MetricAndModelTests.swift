@@ -60,9 +60,9 @@ final class MetricAndModelTests: XCTestCase {
         let alias = try Model(config: ["layers": [["class_name": "GlobalMaxPool1D", "config": [:]]]], seed: 1)
         XCTAssertEqual(alias.layers[0].className, "GlobalMaxPooling1D")
         XCTAssertEqual(m.layers.map(\.name), ["conv1d", "max_pooling1d", "spatial_dropout1d", "time_distributed",
-                                               "global_average_pooling1d", "repeat_vector", "flatten", "dense"])
+                                               "global_average_pooling1d", "repeat_vector", "flatten", "dense_1"])
         XCTAssertEqual(m.weightNames, ["conv1d/kernel", "conv1d/bias", "time_distributed/dense/kernel",
-                                       "time_distributed/dense/bias", "dense/kernel", "dense/bias"])
+                                       "time_distributed/dense/bias", "dense_1/kernel", "dense_1/bias"])
         // Keras: Conv1D k*D*F + F; TimeDistributed = its layer; Dense D*U + U
         XCTAssertEqual(m.paramCount, 3 * 2 * 4 + 4 + (4 * 3 + 3) + (6 * 1 + 1))
         XCTAssertEqual(try m.outputShape(for: [12, 2]), [1])

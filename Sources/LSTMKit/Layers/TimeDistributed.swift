@@ -29,9 +29,10 @@ final class TimeDistributed: WrapperLayer {
 
     init(name: String, config: LayerConfig) throws {
         self.name = name
-        guard let item = config.json["layer"], let className = item["class_name"]?.stringValue else {
+        guard let item = config.json["layer"], let rawClass = item["class_name"]?.stringValue else {
             throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
         }
+        let className = Model.layerAliases[rawClass] ?? rawClass
         guard let make = Model.layerClasses[className] else {
             throw LSTMKitError(.badConfig, "\(name): unknown layer class '\(className)'")
         }

@@ -61,7 +61,24 @@ final class Model {
                 throw LSTMKitError(.badConfig, "layer \(i): 'class_name' (a string) is required")
             }
             className = Model.layerAliases[className] ?? className
-            let cfg = try LayerConfig(entry["config"], className: className)
+            var cfg = try LayerConfig(entry["config"], className: className)
+            // Keras creates a wrapped layer before its wrapper, so an unnamed inner layer takes
+            // the next name of its class first: TimeDistributed(Dense) then Dense gives
+            // time_distributed/dense and dense_1.
+            if className == "TimeDistributed", var inner = cfg.json["layer"]?.objectValue,
+               let innerClass = inner["class_name"]?.stringValue {
+                var innerConfig = inner["config"]?.objectValue ?? [:]
+                if (innerConfig["name"]?.stringValue ?? "").isEmpty {
+                    let base = Model.snakeCase(Model.layerAliases[innerClass] ?? innerClass)
+                    let k = counters[base, default: 0]
+                    innerConfig["name"] = .string(k == 0 ? base : "\(base)_\(k)")
+                    counters[base] = k + 1
+                    inner["config"] = .object(innerConfig)
+                    var outer = cfg.json
+                    outer["layer"] = .object(inner)
+                    cfg = try LayerConfig(.object(outer), className: className)
+                }
+            }
             if className == "InputLayer" {
                 guard built.isEmpty else { throw LSTMKitError(.badConfig, "layer \(i): InputLayer must come first") }
                 input = try cfg.inputShape() ?? input
