@@ -116,7 +116,14 @@ final class Model {
         layers = built
         declaredInput = input
         initRng = Rng(seed: seed)
-        if let input { try build(input: input) }
+        if let input {
+            do {
+                try build(input: input)
+            } catch let error as LSTMKitError where error.status == .invalidArgument && input.contains(where: { $0 == nil }) {
+                // A layer needs a length not known yet (Flatten then Dense after a variable-length
+                // Embedding): the model is built by the first data, as Keras builds on first call.
+            }
+        }
     }
 
     /// Keras's to_snake_case for default layer names: "_" before a capitalised word that
