@@ -138,14 +138,17 @@ class OptimizerBase: Optimizer {
 
     /// Creates the per-parameter slots (called when the parameter list first arrives).
     func createSlots(_ params: [Param]) {}
-    var slotsReady: Bool { false }
+    private var slotCount = -1
 
     /// One variable's update: w -= f(g) with the optimizer's state k, at learning rate lr.
     func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {}
 
     func step(_ params: [Param]) {
         clip(params)
-        if !slotsReady { createSlots(params) }
+        if slotCount != params.count {
+            createSlots(params)
+            slotCount = params.count
+        }
         let lr = learningRate.value(at: iterations)
         for (k, p) in params.enumerated() {
             p.grad.withUnsafeBufferPointer { g in
@@ -208,7 +211,6 @@ final class Adam: OptimizerBase {
     override var hyperparameters: [String: JSON] {
         ["beta_1": jsonNumber(beta1), "beta_2": jsonNumber(beta2), "epsilon": jsonNumber(epsilon)]
     }
-    override var slotsReady: Bool { !m.isEmpty }
     override func createSlots(_ params: [Param]) { m = zerosLike(params); v = m }
 
     override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
@@ -242,7 +244,6 @@ final class SGD: OptimizerBase {
     }
 
     override var hyperparameters: [String: JSON] { ["momentum": jsonNumber(momentum), "nesterov": .bool(nesterov)] }
-    override var slotsReady: Bool { momentum == 0 || !m.isEmpty }
     override func createSlots(_ params: [Param]) { m = zerosLike(params) }
 
     override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
@@ -285,7 +286,6 @@ final class RMSprop: OptimizerBase {
         ["rho": jsonNumber(rho), "momentum": jsonNumber(momentum),
          "epsilon": jsonNumber(epsilon), "centered": .bool(centered)]
     }
-    override var slotsReady: Bool { !velocity.isEmpty }
     override func createSlots(_ params: [Param]) {
         velocity = zerosLike(params)
         if momentum > 0 { moment = velocity }
@@ -293,22 +293,36 @@ final class RMSprop: OptimizerBase {
     }
 
     override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
-        for i in 0..<w.count {
-            let gi = g[i]
-            velocity[k][i] = rho * velocity[k][i] + (1 - rho) * gi * gi
-            var denominator = velocity[k][i] + epsilon
-            if centered {
-                average[k][i] = rho * average[k][i] + (1 - rho) * gi
-                denominator = velocity[k][i] - average[k][i] * average[k][i] + epsilon
+        let rho = rho, mu = momentum, eps = epsilon, centered = centered
+        // The slots are moved out while updated, so no copy is made; absent ones (no momentum,
+        // not centered) are a one-element dummy that the loop never touches.
+        var v = velocity[k], a = centered ? average[k] : [0], m = mu > 0 ? moment[k] : [0]
+        velocity[k] = []
+        if centered { average[k] = [] }
+        if mu > 0 { moment[k] = [] }
+        v.withUnsafeMutableBufferPointer { v in
+        a.withUnsafeMutableBufferPointer { a in
+        m.withUnsafeMutableBufferPointer { m in
+            for i in 0..<w.count {
+                let gi = g[i]
+                v[i] = rho * v[i] + (1 - rho) * gi * gi
+                var denominator = v[i] + eps
+                if centered {
+                    a[i] = rho * a[i] + (1 - rho) * gi
+                    denominator = v[i] - a[i] * a[i] + eps
+                }
+                let increment = lr * gi / denominator.squareRoot()
+                if mu > 0 {
+                    m[i] = mu * m[i] + increment
+                    w[i] -= m[i]
+                } else {
+                    w[i] -= increment
+                }
             }
-            let increment = lr * gi / denominator.squareRoot()
-            if momentum > 0 {
-                moment[k][i] = momentum * moment[k][i] + increment
-                w[i] -= moment[k][i]
-            } else {
-                w[i] -= increment
-            }
-        }
+        }}}
+        velocity[k] = v
+        if centered { average[k] = a }
+        if mu > 0 { moment[k] = m }
     }
 }
 
@@ -329,7 +343,6 @@ final class Adagrad: OptimizerBase {
     override var hyperparameters: [String: JSON] {
         ["initial_accumulator_value": jsonNumber(initialAccumulator), "epsilon": jsonNumber(epsilon)]
     }
-    override var slotsReady: Bool { !accumulator.isEmpty }
     override func createSlots(_ params: [Param]) { accumulator = zerosLike(params, initialAccumulator) }
 
     override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
