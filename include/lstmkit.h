@@ -127,7 +127,11 @@ void lstmkit_model_free(lstmkit_model *model);
 
 /* Sets optimizer, loss and metrics, e.g.
  * {"optimizer": {"class_name": "adam", "learning_rate": 0.001}, "loss": "binary_crossentropy",
- *  "metrics": ["accuracy"]}. Resets the optimizer state. */
+ *  "metrics": ["accuracy"]}. Resets the optimizer state. Optimizers: adam, sgd, rmsprop, adagrad
+ * (a name or {"class_name": ..., hyperparameters}, Keras 3's defaults; clipnorm, clipvalue or
+ * global_clipnorm; learning_rate may be {"class_name": "ExponentialDecay", "config": {...}}).
+ * Losses: binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy,
+ * mse, mae. Metrics are reported under the names given, as Keras's history keys. */
 int lstmkit_model_compile(lstmkit_model *model, const char *compile_json);
 
 /* Writes text into buf (capacity bytes); *needed receives the size including the NUL.

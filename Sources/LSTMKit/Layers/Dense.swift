@@ -75,44 +75,12 @@ final class Dense: Layer {
     }
 
     private func applyActivation(_ p: UnsafeMutablePointer<Float>, rows: Int) {
-        let u = units, n = rows * u
-        switch activation {
-        case .linear: break
-        case .relu: for i in 0..<n where p[i] < 0 { p[i] = 0 }
-        case .sigmoid: sigmoidInPlace(p, n)
-        case .tanh: tanhInPlace(p, n)
-        case .softmax:
-            for r in 0..<rows {
-                let row = p + r * u
-                var mx = row[0]
-                for j in 1..<max(u, 1) { mx = max(mx, row[j]) }
-                for j in 0..<u { row[j] -= mx }
-                expInPlace(row, u)
-                var s: Float = 0
-                for j in 0..<u { s += row[j] }
-                let inv = 1 / s
-                for j in 0..<u { row[j] *= inv }
-            }
-        }
+        LSTMKit.applyActivation(activation, p, rows: rows, width: units)
     }
 
     /// dL/dy -> dL/dz through the activation, using the saved output y.
     func activationBackward(_ dy: [Float]) -> [Float] {
-        let u = units
-        var dz = dy
-        switch activation {
-        case .linear: break
-        case .relu: for i in 0..<dz.count where y[i] <= 0 { dz[i] = 0 }
-        case .sigmoid: for i in 0..<dz.count { dz[i] *= y[i] * (1 - y[i]) }
-        case .tanh: for i in 0..<dz.count { dz[i] *= 1 - y[i] * y[i] }
-        case .softmax:
-            for r in 0..<(dz.count / u) {
-                var dot: Float = 0
-                for j in 0..<u { dot += dy[r * u + j] * y[r * u + j] }
-                for j in 0..<u { dz[r * u + j] = y[r * u + j] * (dy[r * u + j] - dot) }
-            }
-        }
-        return dz
+        LSTMKit.activationBackward(activation, dy: dy, y: y, width: units)
     }
 
     func backward(_ dy: Tensor) -> Tensor {

@@ -101,16 +101,16 @@ extension Model {
         return compiled
     }
 
-    /// One batch (the given rows of x and y): the loss and the number of correct samples; with
+    /// One batch (the given rows of x and y): the mean loss and each metric's sum over the samples; with
     /// `train`, also backward and the optimizer step. The rows are split over the worker threads
     /// (Training/Parallel.swift).
     private func runBatch(x: DataView, y: DataView, rows idx: ArraySlice<Int>, outShape: [Int],
-                          settings: CompileSettings, train: Bool, rng: inout Rng) throws -> (loss: Double, correct: Double) {
+                          settings: CompileSettings, train: Bool, rng: inout Rng) throws -> (loss: Double, metrics: [Double]) {
         let parts = Model.split(idx.count, into: WorkerPool.shared.threads)
         let stacks = try stacks(parts.count)
         let seeds = parts.map { _ in rng.nextUInt64() }
         let total = Double(idx.count)
-        var results = [(loss: Double, correct: Double)](repeating: (0, 0), count: parts.count)
+        var results = [(loss: Double, metrics: [Double])](repeating: (0, []), count: parts.count)
         results.withUnsafeMutableBufferPointer { out in
             WorkerPool.shared.run(parts: parts.count) { w in
                 let rows = idx[(idx.startIndex + parts[w].lowerBound)..<(idx.startIndex + parts[w].upperBound)]
@@ -124,13 +124,14 @@ extension Model {
             sumWorkerGradients(parts.count)
             settings.optimizer.step(params)
         }
-        return (loss, results.reduce(0) { $0 + $1.correct })
+        let metrics = results.dropFirst().reduce(results[0].metrics) { sums, part in zip(sums, part.metrics).map { $0 + $1 } }
+        return (loss, metrics)
     }
 
     /// One part of a batch through one layer stack. share is the part's fraction of the batch:
     /// the loss is a mean over the whole batch, so the part's loss and gradient are scaled by it.
     private func runPart(x: Tensor, y: Tensor, share: Double, stack: [Layer], outShape: [Int],
-                         settings: CompileSettings, train: Bool, rng: inout Rng) -> (loss: Double, correct: Double) {
+                         settings: CompileSettings, train: Bool, rng: inout Rng) -> (loss: Double, metrics: [Double]) {
         let width = outShape.last!
         let out = forward(x, training: train, rng: &rng, through: stack)
         let rows = out.count / width
@@ -142,7 +143,8 @@ extension Model {
         } else {
             (loss, grad) = settings.loss.lossAndGrad(p: out.data, y: y.data, rows: rows, width: width)
         }
-        let correct = settings.metrics.isEmpty ? 0 : countCorrect(kind: kind, p: out.data, y: y.data, rows: rows, width: width)
+        // per-row sums rescaled to samples, so sequence outputs average over steps too
+        let metrics = settings.metrics.map { $0.sum(p: out.data, y: y.data, rows: rows, width: width) * Double(x.shape[0]) / Double(rows) }
         if train && loss.isFinite {
             for layer in stack { for p in layer.params { p.grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } } }
             if share != 1 {
@@ -151,7 +153,7 @@ extension Model {
             }
             backward(grad, fused: fused != nil, outputShape: out.shape, through: stack)
         }
-        return (loss * share, correct * Double(x.shape[0]) / Double(rows))
+        return (loss * share, metrics)
     }
 
     func fit(x: DataView, y: DataView, options: FitOptions, progress: ((Progress) -> Bool)?) throws {
@@ -170,36 +172,33 @@ extension Model {
         }
         let bs = options.batchSize
         let steps = (nTrain + bs - 1) / bs
-        let hasAccuracy = !settings.metrics.isEmpty
         var rng = Rng(seed: options.seed)
         var order = Array(0..<nTrain)
-        var names = ["loss"]
-        if hasAccuracy { names.append("accuracy") }
+        let names = ["loss"] + settings.metrics.map { $0.name }
         let epochNames = names + (nTrain < n ? names.map { "val_" + $0 } : [])
 
         for epoch in 0..<options.epochs {
             let start = monotonicSeconds()
             if options.shuffle { rng.shuffle(&order) }
-            var lossSum = 0.0, correctSum = 0.0, seen = 0
+            var lossSum = 0.0, seen = 0
+            var metricSums = [Double](repeating: 0, count: settings.metrics.count)
             for step in 0..<steps {
                 let idx = order[(step * bs)..<min(nTrain, (step + 1) * bs)]
-                let (loss, correct) = try runBatch(x: x, y: y, rows: idx, outShape: outShape, settings: settings, train: true, rng: &rng)
+                let (loss, metrics) = try runBatch(x: x, y: y, rows: idx, outShape: outShape, settings: settings, train: true, rng: &rng)
                 guard loss.isFinite else {
                     throw LSTMKitError(.numeric, "the loss became \(loss) at epoch \(epoch + 1), batch \(step + 1); training stopped and the weights of the previous batch were kept")
                 }
                 lossSum += loss * Double(idx.count)
-                correctSum += correct
+                for k in metricSums.indices { metricSums[k] += metrics[k] }
                 seen += idx.count
-                var values = [lossSum / Double(seen)]
-                if hasAccuracy { values.append(correctSum / Double(seen)) }
+                let values = [lossSum / Double(seen)] + metricSums.map { $0 / Double(seen) }
                 if let progress, floatMode.callingOut({ progress(Progress(event: .batchEnd, epoch: epoch, epochs: options.epochs, step: step + 1,
                                                    steps: steps, elapsedSeconds: monotonicSeconds() - start,
                                                    names: names, values: values)) }) {
                     throw LSTMKitError(.cancelled, "training stopped by the progress callback at epoch \(epoch + 1), batch \(step + 1)")
                 }
             }
-            var values = [lossSum / Double(seen)]
-            if hasAccuracy { values.append(correctSum / Double(seen)) }
+            var values = [lossSum / Double(seen)] + metricSums.map { $0 / Double(seen) }
             if nTrain < n {
                 let val = try evaluate(x: x, y: y, rows: nTrain..<n, batchSize: bs, settings: settings, outShape: outShape)
                 values += val
@@ -214,26 +213,25 @@ extension Model {
         }
     }
 
-    /// [loss, accuracy?] over the rows given, in inference mode.
+    /// [loss, metrics...] over the rows given, in inference mode.
     private func evaluate(x: DataView, y: DataView, rows: Range<Int>, batchSize: Int,
                           settings: CompileSettings, outShape: [Int]) throws -> [Double] {
-        var lossSum = 0.0, correctSum = 0.0
+        var lossSum = 0.0
+        var metricSums = [Double](repeating: 0, count: settings.metrics.count)
         var rng = Rng(seed: 0)
         var start = rows.lowerBound
         let all = Array(rows)
         while start < rows.upperBound {
             let end = min(rows.upperBound, start + batchSize)
             let idx = all[(start - rows.lowerBound)..<(end - rows.lowerBound)]
-            let (loss, correct) = try runBatch(x: x, y: y, rows: idx, outShape: outShape,
+            let (loss, metrics) = try runBatch(x: x, y: y, rows: idx, outShape: outShape,
                                                settings: settings, train: false, rng: &rng)
             lossSum += loss * Double(idx.count)
-            correctSum += correct
+            for k in metricSums.indices { metricSums[k] += metrics[k] }
             start = end
         }
         let n = Double(rows.count)
-        var out = [lossSum / n]
-        if !settings.metrics.isEmpty { out.append(correctSum / n) }
-        return out
+        return [lossSum / n] + metricSums.map { $0 / n }
     }
 
     func evaluate(x: DataView, y: DataView, batchSize: Int) throws -> [Double] {

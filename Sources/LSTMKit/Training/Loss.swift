@@ -11,7 +11,12 @@ enum LossKind: String {
     case meanAbsoluteError = "mean_absolute_error"
 
     static func parse(_ name: String) throws -> LossKind {
-        let aliases = ["mse": "mean_squared_error", "mae": "mean_absolute_error"]
+        // Keras's losses.get accepts these short and class names too.
+        let aliases = ["mse": "mean_squared_error", "MSE": "mean_squared_error", "MeanSquaredError": "mean_squared_error",
+                       "mae": "mean_absolute_error", "MAE": "mean_absolute_error", "MeanAbsoluteError": "mean_absolute_error",
+                       "bce": "binary_crossentropy", "BCE": "binary_crossentropy", "BinaryCrossentropy": "binary_crossentropy",
+                       "CategoricalCrossentropy": "categorical_crossentropy",
+                       "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy"]
         guard let k = LossKind(rawValue: aliases[name] ?? name) else {
             throw LSTMKitError(.badConfig, "unknown loss '\(name)' (binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, mean_squared_error, mean_absolute_error)")
         }
@@ -124,31 +129,6 @@ struct LossFunction {
     private func target(_ y: [Float], _ r: Int, _ j: Int, _ width: Int) -> Float {
         kind == .sparseCategoricalCrossentropy ? (Int(y[r]) == j ? 1 : 0) : y[r * width + j]
     }
-}
-
-/// Keras's "accuracy" resolved from the loss: binary (threshold 0.5), categorical (argmax of
-/// both) or sparse categorical (argmax against the id). Returns the number of correct rows
-/// (elements for the binary case, divided by width so it counts in rows).
-func countCorrect(kind: LossKind, p: [Float], y: [Float], rows: Int, width: Int) -> Double {
-    switch kind {
-    case .binaryCrossentropy, .meanSquaredError, .meanAbsoluteError:
-        if width > 1 && kind != .binaryCrossentropy {
-            return countArgmaxMatches(p, rows, width) { r in argmax(y, r * width, width) }
-        }
-        var c = 0
-        for i in 0..<p.count where (p[i] > 0.5 ? 1 : 0) == (y[i] > 0.5 ? 1 : 0) && (y[i] == 0 || y[i] == 1) { c += 1 }
-        return Double(c) / Double(width)
-    case .categoricalCrossentropy:
-        return countArgmaxMatches(p, rows, width) { r in argmax(y, r * width, width) }
-    case .sparseCategoricalCrossentropy:
-        return countArgmaxMatches(p, rows, width) { r in Int(y[r]) }
-    }
-}
-
-private func countArgmaxMatches(_ p: [Float], _ rows: Int, _ width: Int, _ truth: (Int) -> Int) -> Double {
-    var c = 0
-    for r in 0..<rows where argmax(p, r * width, width) == truth(r) { c += 1 }
-    return Double(c)
 }
 
 @inline(__always)

@@ -14,11 +14,13 @@ final class Model {
 
     struct CompileSettings {
         let loss: LossFunction
-        let optimizer: Adam
-        let metrics: [String]
+        let optimizer: Optimizer
+        /// The identifiers as given to compile, and the metrics they name.
+        let metricIdentifiers: [String]
+        let metrics: [Metric]
         var json: JSON {
             .object(["optimizer": optimizer.config, "loss": .string(loss.kind.rawValue),
-                     "metrics": .array(metrics.map { .string($0) })])
+                     "metrics": .array(metricIdentifiers.map { .string($0) })])
         }
     }
 
@@ -35,6 +37,20 @@ final class Model {
         "LSTM": { try LSTM(name: $0, config: $1) },
         "Dense": { try Dense(name: $0, config: $1) },
         "Dropout": { try Dropout(name: $0, config: $1) },
+        "RepeatVector": { try RepeatVector(name: $0, config: $1) },
+        "Flatten": { try Flatten(name: $0, config: $1) },
+        "SpatialDropout1D": { try SpatialDropout1D(name: $0, config: $1) },
+        "TimeDistributed": { try TimeDistributed(name: $0, config: $1) },
+        "Conv1D": { try Conv1D(name: $0, config: $1) },
+        "MaxPooling1D": { try MaxPooling1D(name: $0, config: $1) },
+        "GlobalMaxPooling1D": { try GlobalMaxPooling1D(name: $0, config: $1) },
+        "GlobalAveragePooling1D": { try GlobalAveragePooling1D(name: $0, config: $1) },
+    ]
+
+    /// Keras's other names for the same classes.
+    static let layerAliases: [String: String] = [
+        "Convolution1D": "Conv1D", "MaxPool1D": "MaxPooling1D",
+        "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D",
     ]
 
     init(config: JSON, seed: UInt64) throws {
@@ -51,10 +67,28 @@ final class Model {
         var used = Set<String>()
         var counters: [String: Int] = [:]
         for (i, entry) in list.enumerated() {
-            guard let className = entry["class_name"]?.stringValue else {
+            guard var className = entry["class_name"]?.stringValue else {
                 throw LSTMKitError(.badConfig, "layer \(i): 'class_name' (a string) is required")
             }
-            let cfg = try LayerConfig(entry["config"], className: className)
+            className = Model.layerAliases[className] ?? className
+            var cfg = try LayerConfig(entry["config"], className: className)
+            // Keras creates a wrapped layer before its wrapper, so an unnamed inner layer takes
+            // the next name of its class first: TimeDistributed(Dense) then Dense gives
+            // time_distributed/dense and dense_1.
+            if className == "TimeDistributed", var inner = cfg.json["layer"]?.objectValue,
+               let innerClass = inner["class_name"]?.stringValue {
+                var innerConfig = inner["config"]?.objectValue ?? [:]
+                if (innerConfig["name"]?.stringValue ?? "").isEmpty {
+                    let base = Model.snakeCase(Model.layerAliases[innerClass] ?? innerClass)
+                    let k = counters[base, default: 0]
+                    innerConfig["name"] = .string(k == 0 ? base : "\(base)_\(k)")
+                    counters[base] = k + 1
+                    inner["config"] = .object(innerConfig)
+                    var outer = cfg.json
+                    outer["layer"] = .object(inner)
+                    cfg = try LayerConfig(.object(outer), className: className)
+                }
+            }
             if className == "InputLayer" {
                 guard built.isEmpty else { throw LSTMKitError(.badConfig, "layer \(i): InputLayer must come first") }
                 input = try cfg.inputShape() ?? input
@@ -92,24 +126,41 @@ final class Model {
         layers = built
         declaredInput = input
         initRng = Rng(seed: seed)
-        if let input { try build(input: input) }
+        if let input {
+            do {
+                try build(input: input)
+            } catch let error as LSTMKitError where error.status == .invalidArgument && input.contains(where: { $0 == nil }) {
+                // A layer needs a length not known yet (Flatten then Dense after a variable-length
+                // Embedding): the model is built by the first data, as Keras builds on first call.
+            }
+        }
     }
 
-    private static func snakeCase(_ s: String) -> String {
-        if s == "LSTM" || s == "GRU" { return s.lowercased() }
-        var out = ""
-        for (i, ch) in s.enumerated() {
-            if ch.isUppercase && i > 0 { out.append("_") }
-            out.append(Character(ch.lowercased()))
+    /// Keras's to_snake_case for default layer names: "_" before a capitalised word that
+    /// follows any character, and between a lower-case letter and a capital; then lower case.
+    /// LSTM -> lstm, Conv1D -> conv1d, GlobalAveragePooling1D -> global_average_pooling1d.
+    static func snakeCase(_ s: String) -> String {
+        let chars = Array(s)
+        func isUpper(_ c: Character) -> Bool { c >= "A" && c <= "Z" }
+        func isLower(_ c: Character) -> Bool { c >= "a" && c <= "z" }
+        var pass1: [Character] = []
+        for (i, ch) in chars.enumerated() {
+            if i > 0 && isUpper(ch) && i + 1 < chars.count && isLower(chars[i + 1]) { pass1.append("_") }
+            pass1.append(ch)
         }
-        return out
+        var out = ""
+        for (i, ch) in pass1.enumerated() {
+            if i > 0 && isUpper(ch) && isLower(pass1[i - 1]) { out.append("_") }
+            out.append(ch)
+        }
+        return out.lowercased()
     }
 
     var inputIsIds: Bool { layers.first is Embedding }
     var isBuilt: Bool { layers.allSatisfy { $0.isBuilt } && builtInput != nil }
     var params: [Param] { layers.flatMap { $0.params } }
     var paramCount: Int { params.reduce(0) { $0 + $1.count } }
-    var weightNames: [String] { layers.flatMap { l in l.params.map { "\(l.name)/\($0.name)" } } }
+    var weightNames: [String] { layers.flatMap { $0.weightPaths } }
 
     /// Creates the weights (once) and checks that every layer accepts the previous one's output.
     func build(input: FeatureShape) throws {
@@ -144,33 +195,19 @@ final class Model {
             throw LSTMKitError(.badConfig, "compile settings need 'loss' (a string)")
         }
         let loss = try LossKind.parse(lossName)
-        var optConfig: JSON? = nil
-        let optName: String
-        switch obj["optimizer"] {
-        case nil, .null?: optName = "adam"
-        case .string(let s)?: optName = s
-        case .object(let o)?:
-            optName = o["class_name"]?.stringValue ?? o["name"]?.stringValue ?? "adam"
-            var rest = o
-            rest["class_name"] = nil
-            rest["name"] = nil
-            optConfig = .object(rest)
-        default: throw LSTMKitError(.badConfig, "'optimizer' must be a name or an object")
-        }
-        guard optName.lowercased() == "adam" else {
-            throw LSTMKitError(.badConfig, "unknown optimizer '\(optName)' (adam)")
-        }
-        var metrics: [String] = []
+        let optimizer = try makeOptimizer(obj["optimizer"])
+        var identifiers: [String] = []
         if let m = obj["metrics"], !m.isNull {
             guard let list = m.arrayValue else { throw LSTMKitError(.badConfig, "'metrics' must be a list") }
             for item in list {
-                guard let s = item.stringValue, ["accuracy", "acc"].contains(s) else {
-                    throw LSTMKitError(.badConfig, "unknown metric \(item.serialized()) (accuracy)")
+                guard let s = item.stringValue else {
+                    throw LSTMKitError(.badConfig, "metrics must be names, got \(item.serialized())")
                 }
-                metrics.append("accuracy")
+                identifiers.append(s)
             }
         }
-        compiled = CompileSettings(loss: LossFunction(kind: loss), optimizer: try Adam(config: optConfig), metrics: metrics)
+        compiled = CompileSettings(loss: LossFunction(kind: loss), optimizer: optimizer,
+                                   metricIdentifiers: identifiers, metrics: try Metric.parse(identifiers))
     }
 
     var config: JSON {

@@ -15,10 +15,8 @@ extension Model {
         if let compiled { metadata["lstmkit.compile"] = compiled.json.serialized() }
         if let tokenizer { metadata["lstmkit.tokenizer"] = tokenizer.toJSON().serialized() }
         var tensors: [TensorRecord] = []
-        for layer in layers {
-            for p in layer.params {
-                tensors.append(TensorRecord(name: "\(layer.name)/\(p.name)", shape: p.shape, values: p.value))
-            }
+        for (key, p) in zip(weightNames, params) {
+            tensors.append(TensorRecord(name: key, shape: p.shape, values: p.value))
         }
         try Safetensors.write(path: path, metadata: metadata, tensors: tensors)
     }
@@ -48,14 +46,11 @@ extension Model {
         var byName: [String: TensorRecord] = [:]
         for t in tensors { byName[t.name] = t }
         var used = 0
-        for layer in model.layers {
-            for p in layer.params {
-                let key = "\(layer.name)/\(p.name)"
-                guard let t = byName[key] else { throw corrupt("weight '\(key)' is missing") }
-                guard t.shape == p.shape else { throw corrupt("weight '\(key)' has shape \(t.shape), the configuration needs \(p.shape)") }
-                p.value = t.values
-                used += 1
-            }
+        for (key, p) in zip(model.weightNames, model.params) {
+            guard let t = byName[key] else { throw corrupt("weight '\(key)' is missing") }
+            guard t.shape == p.shape else { throw corrupt("weight '\(key)' has shape \(t.shape), the configuration needs \(p.shape)") }
+            p.value = t.values
+            used += 1
         }
         guard used == tensors.count else { throw corrupt("it holds \(tensors.count - used) weights the configuration does not use") }
         return model

@@ -1,52 +1,356 @@
 import Glibc
 
-/// Adam with Keras's defaults and update rule (epsilon added to sqrt(v), bias correction folded
-/// into the learning rate).
-final class Adam {
-    let learningRate: Float
+/// What Model needs from an optimizer: one update of every parameter from its gradient, and the
+/// config that recreates it.
+protocol Optimizer: AnyObject {
+    var config: JSON { get }
+    /// Updates applied so far (Keras's optimizer.iterations).
+    var iterations: Int { get }
+    func step(_ params: [Param])
+}
+
+/// Builds an optimizer from compile's "optimizer": a name ("adam", "SGD", ...), a flat object
+/// {"class_name": "sgd", "learning_rate": ...} or Keras's serialized form
+/// {"class_name": "SGD", "config": {...}}.
+func makeOptimizer(_ json: JSON?) throws -> Optimizer {
+    var name = "adam"   // what this engine has always used when compile names none
+    var config: JSON? = nil
+    switch json {
+    case nil, .null?: break
+    case .string(let s)?: name = s
+    case .object(let o)?:
+        name = o["class_name"]?.stringValue ?? o["name"]?.stringValue ?? "adam"
+        if let inner = o["config"], inner.objectValue != nil {
+            config = inner
+        } else {
+            var rest = o
+            rest["class_name"] = nil
+            config = .object(rest)
+        }
+        // "name" inside a config is the optimizer's own name, which we do not keep.
+        if var c = config?.objectValue { c["name"] = nil; config = .object(c) }
+    default: throw LSTMKitError(.badConfig, "'optimizer' must be a name or an object")
+    }
+    switch name.lowercased() {
+    case "adam": return try Adam(config: config)
+    case "sgd": return try SGD(config: config)
+    case "rmsprop": return try RMSprop(config: config)
+    case "adagrad": return try Adagrad(config: config)
+    default: throw LSTMKitError(.badConfig, "unknown optimizer '\(name)' (adam, sgd, rmsprop, adagrad)")
+    }
+}
+
+/// A learning rate: a constant, or Keras's ExponentialDecay evaluated at the optimizer's
+/// iteration count before the update (0 on the first step):
+/// initial * decay_rate ^ (step / decay_steps), the exponent floored when staircase.
+enum LearningRate {
+    case constant(Float)
+    case exponentialDecay(initial: Float, decaySteps: Int, decayRate: Float, staircase: Bool)
+
+    init(_ json: JSON?, default def: Float) throws {
+        guard let json, !json.isNull else { self = .constant(def); return }
+        if let d = json.doubleValue {
+            guard d.isFinite && d >= 0 else { throw LSTMKitError(.badConfig, "'learning_rate' must be a non-negative number") }
+            self = .constant(Float(d))
+            return
+        }
+        guard let o = json.objectValue, let cls = o["class_name"]?.stringValue else {
+            throw LSTMKitError(.badConfig, "'learning_rate' must be a number or a schedule {\"class_name\": \"ExponentialDecay\", \"config\": {...}}")
+        }
+        guard cls == "ExponentialDecay" else {
+            throw LSTMKitError(.badConfig, "unknown learning rate schedule '\(cls)' (ExponentialDecay)")
+        }
+        var fields = o["config"]?.objectValue ?? o
+        fields["class_name"] = nil
+        let c = try LayerConfig(.object(fields), className: "ExponentialDecay")
+        guard fields["initial_learning_rate"] != nil, fields["decay_steps"] != nil, fields["decay_rate"] != nil else {
+            throw LSTMKitError(.badConfig, "ExponentialDecay needs initial_learning_rate, decay_steps and decay_rate")
+        }
+        self = .exponentialDecay(initial: try c.float("initial_learning_rate", default: 0, min: 0),
+                                 decaySteps: try c.int("decay_steps", max: 1 << 40),
+                                 decayRate: try c.float("decay_rate", default: 1, min: 0),
+                                 staircase: try c.bool("staircase", default: false))
+    }
+
+    func value(at step: Int) -> Float {
+        switch self {
+        case .constant(let lr): return lr
+        case .exponentialDecay(let initial, let decaySteps, let decayRate, let staircase):
+            var p = Float(step) / Float(decaySteps)
+            if staircase { p = p.rounded(.down) }
+            return initial * powf(decayRate, p)
+        }
+    }
+
+    var json: JSON {
+        switch self {
+        case .constant(let lr): return jsonNumber(lr)
+        case .exponentialDecay(let initial, let decaySteps, let decayRate, let staircase):
+            return .object(["class_name": "ExponentialDecay",
+                            "config": .object(["initial_learning_rate": jsonNumber(initial),
+                                               "decay_steps": jsonNumber(decaySteps),
+                                               "decay_rate": jsonNumber(decayRate),
+                                               "staircase": .bool(staircase)])])
+        }
+    }
+}
+
+/// The part every Keras 3 optimizer shares: the learning rate (or schedule), gradient clipping
+/// and the iteration count. step() clips the gradients in place (they are zeroed before every
+/// batch), runs the subclass's update with the learning rate of the current iteration, then
+/// counts the iteration, in the order of Keras's BaseOptimizer.apply.
+class OptimizerBase: Optimizer {
+    let className: String
+    let learningRate: LearningRate
+    let clipnorm: Float?
+    let clipvalue: Float?
+    let globalClipnorm: Float?
+    private(set) var iterations = 0
+
+    init(_ c: LayerConfig, className: String, defaultLearningRate: Float) throws {
+        self.className = className
+        learningRate = try LearningRate(c.json["learning_rate"], default: defaultLearningRate)
+        func positive(_ key: String) throws -> Float? {
+            guard let v = c.json[key], !v.isNull else { return nil }
+            let f = try c.float(key, default: 0, min: 0)
+            return f > 0 ? f : nil
+        }
+        clipnorm = try positive("clipnorm")
+        clipvalue = try positive("clipvalue")
+        globalClipnorm = try positive("global_clipnorm")
+        if [clipnorm, clipvalue, globalClipnorm].compactMap({ $0 }).count > 1 {
+            throw LSTMKitError(.badConfig, "\(className): only one of clipnorm, clipvalue and global_clipnorm can be set")
+        }
+    }
+
+    /// The subclass's own hyperparameters, for config.
+    var hyperparameters: [String: JSON] { [:] }
+
+    var config: JSON {
+        var o = hyperparameters
+        o["class_name"] = .string(className)
+        o["learning_rate"] = learningRate.json
+        if let clipnorm { o["clipnorm"] = jsonNumber(clipnorm) }
+        if let clipvalue { o["clipvalue"] = jsonNumber(clipvalue) }
+        if let globalClipnorm { o["global_clipnorm"] = jsonNumber(globalClipnorm) }
+        return .object(o)
+    }
+
+    /// Creates the per-parameter slots (called when the parameter list first arrives).
+    func createSlots(_ params: [Param]) {}
+    private var slotCount = -1
+
+    /// One variable's update: w -= f(g) with the optimizer's state k, at learning rate lr.
+    func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {}
+
+    func step(_ params: [Param]) {
+        clip(params)
+        if slotCount != params.count {
+            createSlots(params)
+            slotCount = params.count
+        }
+        let lr = learningRate.value(at: iterations)
+        for (k, p) in params.enumerated() {
+            p.grad.withUnsafeBufferPointer { g in
+                p.value.withUnsafeMutableBufferPointer { w in update(k, w, g, lr: lr) }
+            }
+        }
+        iterations += 1
+    }
+
+    /// Keras 3's _clip_gradients: clipnorm per variable (g * c / max(|g|, c)), else
+    /// global_clipnorm over all variables (g * min(1, c / |all g|)), else clipvalue element-wise.
+    private func clip(_ params: [Param]) {
+        func norm(_ p: Param) -> Double { p.grad.reduce(0.0) { $0 + Double($1) * Double($1) } }
+        if let c = clipnorm {
+            for p in params {
+                let n = Float(norm(p).squareRoot())
+                if n <= c { continue }
+                let scale = c / n
+                for i in 0..<p.count { p.grad[i] *= scale }
+            }
+        } else if let c = globalClipnorm {
+            let n = Float(params.reduce(0.0) { $0 + norm($1) }.squareRoot())
+            if n <= c { return }
+            let scale = c / n
+            for p in params { for i in 0..<p.count { p.grad[i] *= scale } }
+        } else if let c = clipvalue {
+            for p in params { for i in 0..<p.count { p.grad[i] = min(max(p.grad[i], -c), c) } }
+        }
+    }
+}
+
+/// A Float hyperparameter as the decimal it was written as (0.01, not 0.009999999776).
+func jsonNumber(_ f: Float) -> JSON { .number(Double("\(f)") ?? Double(f)) }
+
+/// An integer hyperparameter.
+func jsonNumber(_ i: Int) -> JSON { .number(Double(i)) }
+
+private func zerosLike(_ params: [Param], _ value: Float = 0) -> [[Float]] {
+    params.map { [Float](repeating: value, count: $0.count) }
+}
+
+/// Keras 3's Adam: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
+/// w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps), t = iterations + 1.
+final class Adam: OptimizerBase {
     let beta1: Float
     let beta2: Float
     let epsilon: Float
-    private(set) var iterations = 0
     private var m: [[Float]] = []
     private var v: [[Float]] = []
 
     init(config: JSON?) throws {
         let c = try LayerConfig(config, className: "Adam")
-        learningRate = try c.float("learning_rate", default: 0.001, min: 0)
         beta1 = try c.float("beta_1", default: 0.9, min: 0, max: 1, maxInclusive: false)
         beta2 = try c.float("beta_2", default: 0.999, min: 0, max: 1, maxInclusive: false)
         epsilon = try c.float("epsilon", default: 1e-7, min: 0)
+        guard try !c.bool("amsgrad", default: false) else { throw LSTMKitError(.badConfig, "Adam: amsgrad is not supported") }
+        try super.init(c, className: "adam", defaultLearningRate: 0.001)
     }
 
-    var config: JSON {
-        .object(["class_name": "adam", "learning_rate": .number(Double(learningRate)),
-                 "beta_1": .number(Double(beta1)), "beta_2": .number(Double(beta2)),
-                 "epsilon": .number(Double(epsilon))])
+    override var hyperparameters: [String: JSON] {
+        ["beta_1": jsonNumber(beta1), "beta_2": jsonNumber(beta2), "epsilon": jsonNumber(epsilon)]
     }
+    override func createSlots(_ params: [Param]) { m = zerosLike(params); v = m }
 
-    func step(_ params: [Param]) {
-        if m.count != params.count {
-            m = params.map { [Float](repeating: 0, count: $0.count) }
-            v = m
-        }
-        iterations += 1
-        let t = Double(iterations)
-        let lr = Float(Double(learningRate) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
+        let t = Double(iterations + 1)
+        let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let b1 = beta1, b2 = beta2, eps = epsilon
-        for (k, p) in params.enumerated() {
-            let n = p.count
-            p.grad.withUnsafeBufferPointer { g in
-            p.value.withUnsafeMutableBufferPointer { w in
-            m[k].withUnsafeMutableBufferPointer { mk in
-            v[k].withUnsafeMutableBufferPointer { vk in
-                for i in 0..<n {
-                    let gi = g[i]
-                    mk[i] += (gi - mk[i]) * (1 - b1)
-                    vk[i] += (gi * gi - vk[i]) * (1 - b2)
-                    w[i] -= lr * mk[i] / (vk[i].squareRoot() + eps)
+        m[k].withUnsafeMutableBufferPointer { mk in
+        v[k].withUnsafeMutableBufferPointer { vk in
+            for i in 0..<w.count {
+                let gi = g[i]
+                mk[i] += (gi - mk[i]) * (1 - b1)
+                vk[i] += (gi * gi - vk[i]) * (1 - b2)
+                w[i] -= alpha * mk[i] / (vk[i].squareRoot() + eps)
+            }
+        }}
+    }
+}
+
+/// Keras 3's SGD: without momentum w -= lr g; with momentum m = momentum m - lr g, then
+/// w += m, or with nesterov w += momentum m - lr g.
+final class SGD: OptimizerBase {
+    let momentum: Float
+    let nesterov: Bool
+    private var m: [[Float]] = []
+
+    init(config: JSON?) throws {
+        let c = try LayerConfig(config, className: "SGD")
+        momentum = try c.float("momentum", default: 0, min: 0, max: 1)
+        nesterov = try c.bool("nesterov", default: false)
+        try super.init(c, className: "sgd", defaultLearningRate: 0.01)
+    }
+
+    override var hyperparameters: [String: JSON] { ["momentum": jsonNumber(momentum), "nesterov": .bool(nesterov)] }
+    override func createSlots(_ params: [Param]) { m = zerosLike(params) }
+
+    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
+        if momentum == 0 {
+            for i in 0..<w.count { w[i] -= lr * g[i] }
+            return
+        }
+        let mu = momentum
+        m[k].withUnsafeMutableBufferPointer { mk in
+            for i in 0..<w.count {
+                mk[i] = mu * mk[i] - lr * g[i]
+                w[i] += nesterov ? mu * mk[i] - lr * g[i] : mk[i]
+            }
+        }
+    }
+}
+
+/// Keras 3's RMSprop: v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g and the
+/// denominator is v - a^2 + eps, else v + eps; step = lr g / sqrt(denominator); with momentum
+/// m = momentum m + step and w -= m, else w -= step.
+final class RMSprop: OptimizerBase {
+    let rho: Float
+    let momentum: Float
+    let epsilon: Float
+    let centered: Bool
+    private var velocity: [[Float]] = []
+    private var moment: [[Float]] = []
+    private var average: [[Float]] = []
+
+    init(config: JSON?) throws {
+        let c = try LayerConfig(config, className: "RMSprop")
+        rho = try c.float("rho", default: 0.9, min: 0, max: 1)
+        momentum = try c.float("momentum", default: 0, min: 0, max: 1)
+        epsilon = try c.float("epsilon", default: 1e-7, min: 0)
+        centered = try c.bool("centered", default: false)
+        try super.init(c, className: "rmsprop", defaultLearningRate: 0.001)
+    }
+
+    override var hyperparameters: [String: JSON] {
+        ["rho": jsonNumber(rho), "momentum": jsonNumber(momentum),
+         "epsilon": jsonNumber(epsilon), "centered": .bool(centered)]
+    }
+    override func createSlots(_ params: [Param]) {
+        velocity = zerosLike(params)
+        if momentum > 0 { moment = velocity }
+        if centered { average = velocity }
+    }
+
+    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
+        let rho = rho, mu = momentum, eps = epsilon, centered = centered
+        // The slots are moved out while updated, so no copy is made; absent ones (no momentum,
+        // not centered) are a one-element dummy that the loop never touches.
+        var v = velocity[k], a = centered ? average[k] : [0], m = mu > 0 ? moment[k] : [0]
+        velocity[k] = []
+        if centered { average[k] = [] }
+        if mu > 0 { moment[k] = [] }
+        v.withUnsafeMutableBufferPointer { v in
+        a.withUnsafeMutableBufferPointer { a in
+        m.withUnsafeMutableBufferPointer { m in
+            for i in 0..<w.count {
+                let gi = g[i]
+                v[i] = rho * v[i] + (1 - rho) * gi * gi
+                var denominator = v[i] + eps
+                if centered {
+                    a[i] = rho * a[i] + (1 - rho) * gi
+                    denominator = v[i] - a[i] * a[i] + eps
                 }
-            }}}}
+                let increment = lr * gi / denominator.squareRoot()
+                if mu > 0 {
+                    m[i] = mu * m[i] + increment
+                    w[i] -= m[i]
+                } else {
+                    w[i] -= increment
+                }
+            }
+        }}}
+        velocity[k] = v
+        if centered { average[k] = a }
+        if mu > 0 { moment[k] = m }
+    }
+}
+
+/// Keras 3's Adagrad: accumulator starts at initial_accumulator_value; acc += g^2;
+/// w -= lr g / sqrt(acc + eps).
+final class Adagrad: OptimizerBase {
+    let initialAccumulator: Float
+    let epsilon: Float
+    private var accumulator: [[Float]] = []
+
+    init(config: JSON?) throws {
+        let c = try LayerConfig(config, className: "Adagrad")
+        initialAccumulator = try c.float("initial_accumulator_value", default: 0.1, min: 0)
+        epsilon = try c.float("epsilon", default: 1e-7, min: 0)
+        try super.init(c, className: "adagrad", defaultLearningRate: 0.001)
+    }
+
+    override var hyperparameters: [String: JSON] {
+        ["initial_accumulator_value": jsonNumber(initialAccumulator), "epsilon": jsonNumber(epsilon)]
+    }
+    override func createSlots(_ params: [Param]) { accumulator = zerosLike(params, initialAccumulator) }
+
+    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
+        accumulator[k].withUnsafeMutableBufferPointer { acc in
+            for i in 0..<w.count {
+                acc[i] += g[i] * g[i]
+                w[i] -= lr * g[i] / (acc[i] + epsilon).squareRoot()
+            }
         }
     }
 }

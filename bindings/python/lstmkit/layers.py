@@ -5,7 +5,10 @@ layer belongs to a built Sequential model, get_weights/set_weights reach the mod
 whose names start with the layer's name.
 """
 
-__all__ = ["Layer", "Embedding", "LSTM", "Dense", "Dropout", "InputLayer", "Input", "deserialize"]
+__all__ = ["Layer", "Embedding", "LSTM", "Dense", "Dropout", "InputLayer", "Input", "deserialize",
+           "RepeatVector", "TimeDistributed", "Flatten", "SpatialDropout1D", "GlobalMaxPooling1D",
+           "GlobalAveragePooling1D", "GlobalMaxPool1D", "GlobalAvgPool1D", "Conv1D", "Convolution1D",
+           "MaxPooling1D", "MaxPool1D"]
 
 
 def _shape(shape):
@@ -14,6 +17,21 @@ def _shape(shape):
     if isinstance(shape, int):
         return [shape]
     return [None if d is None else int(d) for d in shape]
+
+
+def _int1d(value, what):
+    """Keras's 1D layers take an int or a one-element tuple/list ((3,) in saved configs)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError("%s must be an int or a tuple of one int, got %r" % (what, value))
+        value = value[0]
+    return int(value)
+
+
+def _activation(activation):
+    if activation is not None and not isinstance(activation, str):
+        raise TypeError("activation must be a name such as 'sigmoid', got %r" % (activation,))
+    return activation
 
 
 class Layer:
@@ -46,7 +64,7 @@ class Layer:
     def _weight_indices(self):
         if self._model is None:
             raise ValueError("layer %r does not belong to a built model yet" % (self.name,))
-        prefix = "%s/" % self.name
+        prefix = "%s/" % (getattr(self, "_path", None) or self.name)
         return [i for i, name in enumerate(self._model._weight_names()) if name.startswith(prefix)]
 
     def get_weights(self):
@@ -106,10 +124,8 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        if activation is not None and not isinstance(activation, str):
-            raise TypeError("activation must be a name such as 'sigmoid', got %r" % (activation,))
         self.units = int(units)
-        self.activation = activation
+        self.activation = _activation(activation)
         self.use_bias = bool(use_bias)
 
     def _own_config(self):
@@ -151,16 +167,163 @@ def Input(shape=None, batch_size=None, dtype=None, name=None):
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
 
 
-_CLASSES = {cls.class_name: cls for cls in (Embedding, LSTM, Dense, Dropout)}
+class RepeatVector(Layer):
+    """(batch, features) -> (batch, n, features)."""
+
+    class_name = "RepeatVector"
+
+    def __init__(self, n, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.n = int(n)
+
+    def _own_config(self):
+        return {"n": self.n}
+
+
+class TimeDistributed(Layer):
+    """Applies `layer` to every timestep with the same weights; its weights are the layer's,
+    named time_distributed/<layer>/kernel as in Keras 3."""
+
+    class_name = "TimeDistributed"
+
+    def __init__(self, layer, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if isinstance(layer, dict):
+            layer = deserialize(layer)
+        if not isinstance(layer, Layer):
+            raise TypeError("TimeDistributed wraps a lstmkit layer, got %r" % (layer,))
+        self.layer = layer
+
+    def _own_config(self):
+        return {"layer": self.layer._serialize()}
+
+    def _adopt(self, config):
+        inner = (config.get("layer") or {}).get("config") or {}
+        if inner.get("name"):
+            self.layer.name = inner["name"]
+        self.layer._path = "%s/%s" % (self.name, self.layer.name)
+        self.layer._model = self._model
+
+
+class Flatten(Layer):
+    class_name = "Flatten"
+
+    def __init__(self, data_format=None, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.data_format = data_format
+
+    def _own_config(self):
+        return {} if self.data_format is None else {"data_format": self.data_format}
+
+
+class SpatialDropout1D(Layer):
+    """Drops whole feature channels of (batch, steps, channels) at training time."""
+
+    class_name = "SpatialDropout1D"
+
+    def __init__(self, rate, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.rate = float(rate)
+
+    def _own_config(self):
+        return {"rate": self.rate}
+
+
+class _GlobalPooling1D(Layer):
+    def __init__(self, data_format=None, keepdims=False, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.data_format = data_format
+        self.keepdims = bool(keepdims)
+
+    def _own_config(self):
+        config = {"keepdims": self.keepdims}
+        if self.data_format is not None:
+            config["data_format"] = self.data_format
+        return config
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    class_name = "GlobalMaxPooling1D"
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """Mean over the steps; with a mask (Embedding(mask_zero=True)), over the unmasked steps."""
+
+    class_name = "GlobalAveragePooling1D"
+
+
+GlobalMaxPool1D = GlobalMaxPooling1D
+GlobalAvgPool1D = GlobalAveragePooling1D
+
+
+class Conv1D(Layer):
+    """kernel (kernel_size, in_channels, filters) and bias (filters,); padding valid, same or
+    causal."""
+
+    class_name = "Conv1D"
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.filters = int(filters)
+        self.kernel_size = _int1d(kernel_size, "kernel_size")
+        self.strides = _int1d(strides, "strides")
+        self.padding = str(padding)
+        self.data_format = data_format
+        self.dilation_rate = _int1d(dilation_rate, "dilation_rate")
+        self.activation = _activation(activation)
+        self.use_bias = bool(use_bias)
+
+    def _own_config(self):
+        config = {"filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides,
+                  "padding": self.padding, "dilation_rate": self.dilation_rate,
+                  "activation": self.activation, "use_bias": self.use_bias}
+        if self.data_format is not None:
+            config["data_format"] = self.data_format
+        return config
+
+
+Convolution1D = Conv1D
+
+
+class MaxPooling1D(Layer):
+    class_name = "MaxPooling1D"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None,
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.pool_size = _int1d(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else _int1d(strides, "strides")
+        self.padding = str(padding)
+        self.data_format = data_format
+
+    def _own_config(self):
+        config = {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+        if self.data_format is not None:
+            config["data_format"] = self.data_format
+        return config
+
+
+MaxPool1D = MaxPooling1D
+
+_CLASSES = {cls.class_name: cls for cls in (Embedding, LSTM, Dense, Dropout, RepeatVector,
+                                            TimeDistributed, Flatten, SpatialDropout1D,
+                                            GlobalMaxPooling1D, GlobalAveragePooling1D, Conv1D,
+                                            MaxPooling1D)}
+_ALIASES = {"Convolution1D": "Conv1D", "MaxPool1D": "MaxPooling1D",
+            "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D"}
 
 
 def deserialize(item):
     """A layer object from {"class_name": ..., "config": {...}} (as in the model's config)."""
     class_name = item.get("class_name")
-    cls = _CLASSES.get(class_name)
+    cls = _CLASSES.get(_ALIASES.get(class_name, class_name))
     if cls is None:
         raise ValueError("unknown layer class %r" % (class_name,))
     config = dict(item.get("config") or {})
+    if cls not in (Embedding, LSTM, Dense, Dropout):
+        # The newer layers' constructors take their config as keyword arguments.
+        return cls(**config)
     layer = cls.__new__(cls)
     Layer.__init__(layer, name=config.pop("name", None), input_shape=config.pop("input_shape", None))
     if cls is Embedding:

@@ -22,7 +22,7 @@ from .utils import next_seed
 __all__ = ["Sequential", "load_model"]
 
 _MAX_RANK = 8  # lstmkit_array allows ndim 1..8
-_SPARSE_LOSSES = ("sparse_categorical_crossentropy",)
+_SPARSE_LOSSES = ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")
 
 
 def _verbosity(verbose):
@@ -123,6 +123,8 @@ class Sequential:
             if name:
                 layer.name = name
             layer._model = self
+            if hasattr(layer, "_adopt"):
+                layer._adopt(item.get("config") or {})
 
     # ---- lifetime ----
 
@@ -177,7 +179,17 @@ class Sequential:
 
     @property
     def metrics_names(self):
-        return ["loss"] + list(self._metrics or [])
+        """"loss" then each metric under Keras's name: the identifier as given, repeats
+        suffixed _1, _2 (the history keys of fit)."""
+        names, seen = ["loss"], {}
+        for metric in self._metrics or []:
+            if metric in seen:
+                names.append("%s_%d" % (metric, seen[metric]))
+                seen[metric] += 1
+            else:
+                names.append(metric)
+                seen[metric] = 1
+        return names
 
     # ---- weights ----
 
