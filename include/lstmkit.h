@@ -143,7 +143,9 @@ int lstmkit_model_config(const lstmkit_model *model, char *buf, size_t capacity,
 /* Total number of weights (trainable and not). */
 int lstmkit_model_count_params(const lstmkit_model *model, int64_t *out);
 
-/* Input shape the model was built for, batch dimension first as -1 (unknown: -1 too).
+/* Input shape the model takes, batch dimension first as -1. A length the configuration leaves
+ * open (an Embedding without input_length) is the one of the data the model was trained on,
+ * which is saved with it; -1 where neither says.
  * shape has capacity entries; *ndim receives the rank. dtype receives LSTMKIT_INT32 when the
  * model starts with an Embedding, else LSTMKIT_FLOAT32. Any out pointer may be NULL. */
 int lstmkit_model_input_spec(const lstmkit_model *model, int64_t *shape, int32_t capacity,

@@ -61,7 +61,7 @@ public func lstmkit_model_input_spec(_ h: OpaquePointer?, _ shape: UnsafeMutable
                                      _ ndim: UnsafeMutablePointer<Int32>?, _ dtype: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
         let m = try model(h)
-        let known = m.declaredInput ?? m.builtInput
+        let known = m.expectedInput
         let dims = [-1] + (known ?? []).map { $0 ?? -1 }
         try writeShape(known == nil ? [-1] : dims, shape, capacity, ndim)
         dtype?.pointee = m.inputIsIds ? Int32(LSTMKIT_INT32) : Int32(LSTMKIT_FLOAT32)

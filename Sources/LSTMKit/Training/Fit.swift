@@ -162,6 +162,7 @@ extension Model {
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
         let outShape = try prepare(x: x, y: y)
+        noteTrainingInput(x.shape.dropFirst().map { $0 })
         let n = x.rows
         let nTrain = options.validationSplit > 0 ? Int((Double(n) * (1 - options.validationSplit)).rounded(.down)) : n
         guard nTrain > 0 else {

@@ -9,6 +9,10 @@ final class Model {
     private(set) var compiled: CompileSettings?
     var tokenizer: Tokenizer?
     private var initRng: Rng
+    /// The input shape of the data the model was last trained on (without batch), saved with it:
+    /// a program that loads a model whose configuration leaves the sequence length open (Keras's
+    /// Embedding without input_length) learns from it how long to pad.
+    private(set) var trainedInput: FeatureShape?
     /// Copies of `layers` for the worker threads beyond the first (Training/Parallel.swift).
     var workerLayers: [[Layer]] = []
 
@@ -62,6 +66,7 @@ final class Model {
             guard let s = v.stringValue else { throw LSTMKitError(.badConfig, "model 'name' must be a string") }
             return s
         } ?? "sequential"
+        trainedInput = try top["trained_input_shape"].flatMap { $0.isNull ? nil : try parseFeatureShape($0, what: "'trained_input_shape'", dropFirst: false) }
         var input: FeatureShape? = try top["input_shape"].flatMap { $0.isNull ? nil : try parseFeatureShape($0, what: "'input_shape'", dropFirst: false) }
         var built: [Layer] = []
         var used = Set<String>()
@@ -162,6 +167,16 @@ final class Model {
     var paramCount: Int { params.reduce(0) { $0 + $1.count } }
     var weightNames: [String] { layers.flatMap { $0.weightPaths } }
 
+    /// The input shape to feed the model: the configured one, with open lengths filled in from
+    /// the data it was trained on; nil entries stay open.
+    var expectedInput: FeatureShape? {
+        guard let known = declaredInput ?? builtInput else { return trainedInput }
+        guard let trainedInput, trainedInput.count == known.count else { return known }
+        return zip(known, trainedInput).map { $0 ?? $1 }
+    }
+
+    func noteTrainingInput(_ shape: FeatureShape) { trainedInput = shape }
+
     /// Creates the weights (once) and checks that every layer accepts the previous one's output.
     func build(input: FeatureShape) throws {
         if let declared = declaredInput {
@@ -215,6 +230,9 @@ final class Model {
                                    "layers": .array(layers.map { .object(["class_name": .string($0.className), "config": $0.config]) })]
         if let shape = declaredInput ?? builtInput {
             top["input_shape"] = .array(shape.map { $0.map { .number(Double($0)) } ?? .null })
+        }
+        if let trainedInput {
+            top["trained_input_shape"] = .array(trainedInput.map { $0.map { .number(Double($0)) } ?? .null })
         }
         return .object(top)
     }
