@@ -25,6 +25,10 @@ final class Model {
         "LSTM": { try LSTM(name: $0, config: $1) },
         "Dense": { try Dense(name: $0, config: $1) },
         "Dropout": { try Dropout(name: $0, config: $1) },
+        "GRU": { try GRU(name: $0, config: $1) },
+        "SimpleRNN": { try SimpleRNN(name: $0, config: $1) },
+        "Bidirectional": { try Bidirectional(name: $0, config: $1) },
+        "Masking": { try Masking(name: $0, config: $1) },
     ]
 
     init(config: JSON, seed: UInt64) throws {
@@ -85,11 +89,17 @@ final class Model {
         if let input { try build(input: input) }
     }
 
-    private static func snakeCase(_ s: String) -> String {
-        if s == "LSTM" || s == "GRU" { return s.lowercased() }
+    /// Keras's to_snake_case, which names unnamed layers: LSTM -> lstm, SimpleRNN -> simple_rnn.
+    static func snakeCase(_ s: String) -> String {
+        let chars = Array(s)
         var out = ""
-        for (i, ch) in s.enumerated() {
-            if ch.isUppercase && i > 0 { out.append("_") }
+        for (i, ch) in chars.enumerated() {
+            if i > 0 && ch.isUppercase {
+                // a capital starting a capitalised word ("Rnn" in "SimpleRnn"), or ending a
+                // lowercase run ("eR" in "SimpleRNN"), begins a new word
+                let startsWord = i + 1 < chars.count && chars[i + 1].isLowercase
+                if chars[i - 1].isLowercase || startsWord { out.append("_") }
+            }
             out.append(Character(ch.lowercased()))
         }
         return out
