@@ -129,6 +129,9 @@ final class RecurrentGradientTests: XCTestCase {
         let x = randomTensor([2, 4, 3], &rng)
         let (y, mask) = bi.forward(x, mask: [1, 1, 1, 0, 1, 1, 1, 1], training: false, rng: &rng)
         XCTAssertEqual(mask, [1, 1, 1, 0, 1, 1, 1, 1])
+        // Keras forces zero_output_for_mask on both copies when returning sequences
+        XCTAssertEqual(Array(y.data[12..<16]), [0, 0, 0, 0])
+        XCTAssertNotEqual(y.data[8], 0)
         // the backward half at timestep t is the reversed pass's output for t, flipped back
         let (f, _) = bi.forwardLayer.forward(x, mask: nil, training: false, rng: &rng)
         let (b, _) = bi.backwardLayer.forward(x, mask: nil, training: false, rng: &rng)
@@ -143,6 +146,7 @@ final class RecurrentGradientTests: XCTestCase {
     func testBidirectionalRefusesMergeModeNoneAndOtherLayers() {
         for config: JSON in [["merge_mode": nil, "layer": ["class_name": "LSTM", "config": ["units": 2]]],
                              ["layer": ["class_name": "Dense", "config": ["units": 2]]],
+                             ["layer": ["class_name": "LSTM", "config": ["units": 2, "go_backwards": true]]],
                              ["merge_mode": "max", "layer": ["class_name": "GRU", "config": ["units": 2]]]] {
             XCTAssertThrowsError(try makeLayer("Bidirectional", config, input: [3, 2])) { error in
                 XCTAssertEqual((error as? LSTMKitError)?.status, .badConfig)

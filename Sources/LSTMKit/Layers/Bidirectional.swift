@@ -1,8 +1,14 @@
 /// Keras's Bidirectional over LSTM, GRU or SimpleRNN: a forward copy of the layer and a backward
-/// copy with go_backwards flipped, both built from the wrapped layer's config. Their weights are
+/// copy with go_backwards=True, both built from the wrapped layer's config. Their weights are
 /// named forward_<layer>/... and backward_<layer>/... and listed forward first, as Keras 3 does.
 /// With return_sequences the backward output is flipped back to timestep order before merging,
-/// so both halves of step t describe timestep t.
+/// so both halves of step t describe timestep t, and, as Keras forces zero_output_for_mask on
+/// both copies then, masked steps output zeros rather than repeating the previous output.
+///
+/// Keras 3 saves the forward copy (named forward_<layer>) as 'layer'; the prefix is dropped when
+/// reading it back. A 'backward_layer' entry, which Keras also writes, is ignored: it can only be
+/// the same layer going backwards here. A wrapped layer with go_backwards=True is refused, as
+/// Keras refuses it (both copies would run the same way).
 ///
 /// merge_mode None would give two outputs, which a Sequential model cannot pass on; it is refused.
 final class Bidirectional: Layer {
@@ -41,25 +47,29 @@ final class Bidirectional: Layer {
             throw LSTMKitError(.badConfig, "\(name): merge_mode None returns two outputs, which a Sequential model cannot pass on; use concat, sum, mul or ave")
         default: throw LSTMKitError(.badConfig, "\(name): 'merge_mode' must be a string")
         }
-        let innerName = inner["name"]?.stringValue ?? Model.snakeCase(cls)
+        var innerName = inner["name"]?.stringValue ?? Model.snakeCase(cls)
+        if innerName.hasPrefix("forward_") && innerName.count > 8 { innerName.removeFirst(8) }
         inner["name"] = .string(innerName)
         innerClass = cls
         innerConfig = inner
-        let goBackwards = inner["go_backwards"]?.boolValue ?? false
+        if inner["go_backwards"]?.boolValue == true {
+            throw LSTMKitError(.badConfig, "\(name): the wrapped layer must not set go_backwards (the backward copy already runs backwards)")
+        }
         var fwd = inner, bwd = inner
         fwd["name"] = .string("forward_\(innerName)")
         bwd["name"] = .string("backward_\(innerName)")
-        bwd["go_backwards"] = .bool(!goBackwards)
+        bwd["go_backwards"] = true
         forwardLayer = try make("forward_\(innerName)", LayerConfig(.object(fwd), className: cls)) as! RecurrentLayer
         backwardLayer = try make("backward_\(innerName)", LayerConfig(.object(bwd), className: cls)) as! RecurrentLayer
         forwardLayer.weightPrefix = "forward_\(innerName)/"
         backwardLayer.weightPrefix = "backward_\(innerName)/"
+        forwardLayer.zeroOutputForMask = forwardLayer.returnSequences
+        backwardLayer.zeroOutputForMask = backwardLayer.returnSequences
     }
 
     var config: JSON {
         var inner = forwardLayer.config.objectValue!
         inner["name"] = innerConfig["name"]
-        inner["go_backwards"] = .bool(forwardLayer.goBackwards)
         return .object(["name": .string(name), "merge_mode": .string(merge.rawValue),
                         "layer": .object(["class_name": .string(innerClass), "config": .object(inner)])])
     }

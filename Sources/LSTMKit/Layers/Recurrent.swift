@@ -24,6 +24,9 @@ class RecurrentLayer: Layer {
     var params: [Param] = []
     /// Put before each weight's name; Bidirectional sets "forward_lstm/" and "backward_lstm/".
     var weightPrefix = ""
+    /// Keras's zero_output_for_mask: masked steps output zeros instead of repeating the previous
+    /// output (the state still carries). Bidirectional turns it on when returning sequences.
+    var zeroOutputForMask = false
     private(set) var inputDim = 0
     private(set) var batch = 0, steps = 0
 
@@ -220,6 +223,9 @@ class RecurrentLayer: Layer {
         if returnSequences {
             y = Tensor(zeros: [b, t, h])
             y.data.withUnsafeMutableBufferPointer { swapLeadingAxes(hs.p + b * h, $0.baseAddress!, t, b, h) }
+            if zeroOutputForMask, let m = stepMask {
+                for s in 0..<t { for i in 0..<b where m[s * b + i] == 0 { for j in 0..<h { y.data[(i * t + s) * h + j] = 0 } } }
+            }
         } else {
             y = Tensor(shape: [b, h], data: Array(UnsafeBufferPointer(start: hs.p + t * b * h, count: b * h)))
         }
@@ -259,7 +265,7 @@ class RecurrentLayer: Layer {
                 dhs.update(from: dprev, count: b * h)
                 if returnSequences {
                     // dy is batch-major in processing order
-                    for i in 0..<b {
+                    for i in 0..<b where !(zeroOutputForMask && isMasked(s, i)) {
                         let src = dyp.baseAddress! + (i * t + s) * h, dst = dhs + i * h
                         for j in 0..<h { dst[j] += src[j] }
                     }
