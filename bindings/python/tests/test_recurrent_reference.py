@@ -282,3 +282,20 @@ def test_bidirectional_config_round_trip(rng):
     again.set_weights(weights)
     x = rng.normal(size=(3, 4, 2)).astype(np.float32)
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_save_and_load_keep_recurrent_layers(rng, tmp_path):
+    model = lstmkit.Sequential([Embedding(20, 4, mask_zero=True),
+                                Bidirectional(SimpleRNN(3, return_sequences=True), merge_mode="ave"),
+                                GRU(5, reset_after=False, go_backwards=True), Dense(2)])
+    weights = [rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(weights)
+    x = padded_ids(rng, 6, 5, 20)
+    want = model.predict(x, verbose=0)
+    path = str(tmp_path / "rnn.lstmkit")
+    model.save(path)
+    again = lstmkit.load_model(path)
+    assert [layer.class_name for layer in again.layers] == ["Embedding", "Bidirectional", "GRU", "Dense"]
+    assert again.layers[1].merge_mode == "ave" and again.layers[1].layer.units == 3
+    assert again.layers[2].go_backwards and not again.layers[2].reset_after
+    np.testing.assert_array_equal(again.predict(x, verbose=0), want)
