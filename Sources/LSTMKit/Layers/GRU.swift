@@ -97,7 +97,7 @@ final class GRU: RecurrentLayer {
 
     override func backwardStep(_ s: Int, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g3 = 3 * h
-        let hPrev = hs.p + s * b * h
+        let hPrev = hs.p + s * b * h, dRp = dR.p
         for i in 0..<b where !isMasked(s, i) {
             let a = z.p + (s * b + i) * g3, dz = dZ.p + (s * b + i) * g3
             let hp = hPrev + i * h, dhr = dh + i * h, dpr = dhPrev + i * h
@@ -108,7 +108,7 @@ final class GRU: RecurrentLayer {
                 dpr[j] += dhj * zg
             }
             if resetAfter {
-                let dr = dR.p + (s * b + i) * g3, ih = innerH.p + (s * b + i) * h
+                let dr = dRp + (s * b + i) * g3, ih = innerH.p + (s * b + i) * h
                 for j in 0..<h {
                     let r = a[h + j], dAh = dz[2 * h + j]
                     dz[h + j] = dAh * ih[j] * r * (1 - r)
