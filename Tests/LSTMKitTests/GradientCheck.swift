@@ -17,14 +17,17 @@ func randomTensor(_ shape: [Int], _ rng: inout Rng, scale: Float = 1) -> Tensor 
 }
 
 /// Probe loss L = sum(w * layer(x)); checks dL/dparams and dL/dx (unless x holds ids).
+/// With training, every forward draws its dropout masks from the same re-seeded rng, so the
+/// probes and the analytic gradient see the same masks.
 func checkLayerGradients(_ layer: Layer, x: Tensor, mask: [Float]? = nil, checkInput: Bool = true,
-                         samples: Int = 24, seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) {
+                         training: Bool = false, samples: Int = 24, seed: UInt64 = 1,
+                         file: StaticString = #filePath, line: UInt = #line) {
     var rng = Rng(seed: seed)
-    let (y0, _) = layer.forward(x, mask: mask, training: false, rng: &rng)
+    let (y0, _) = layer.forward(x, mask: mask, training: training, rng: &rng)
     let w = randomTensor(y0.shape, &rng)
     func probe(_ input: Tensor) -> Double {
         var r = Rng(seed: 0)
-        let (y, _) = layer.forward(input, mask: mask, training: false, rng: &r)
+        let (y, _) = layer.forward(input, mask: mask, training: training, rng: &r)
         var s = 0.0
         for i in 0..<y.count { s += Double(y.data[i]) * Double(w.data[i]) }
         return s

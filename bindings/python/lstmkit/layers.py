@@ -5,7 +5,8 @@ layer belongs to a built Sequential model, get_weights/set_weights reach the mod
 whose names start with the layer's name.
 """
 
-__all__ = ["Layer", "Embedding", "LSTM", "Dense", "Dropout", "InputLayer", "Input", "deserialize",
+__all__ = ["Layer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Masking", "Dense",
+           "Dropout", "InputLayer", "Input", "deserialize",
            "RepeatVector", "TimeDistributed", "Flatten", "SpatialDropout1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "GlobalMaxPool1D", "GlobalAvgPool1D", "Conv1D", "Convolution1D",
            "MaxPooling1D", "MaxPool1D"]
@@ -103,20 +104,88 @@ class Embedding(Layer):
         return config
 
 
-class LSTM(Layer):
-    class_name = "LSTM"
+class _Recurrent(Layer):
+    """The options Keras's RNN layers share; the engine runs them all on one driver."""
 
-    def __init__(self, units, return_sequences=False, dropout=0.0, recurrent_dropout=0.0,
-                 name=None, **kwargs):
+    def __init__(self, units, return_sequences=False, go_backwards=False, dropout=0.0,
+                 recurrent_dropout=0.0, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.units = int(units)
         self.return_sequences = bool(return_sequences)
+        self.go_backwards = bool(go_backwards)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
 
     def _own_config(self):
         return {"units": self.units, "return_sequences": self.return_sequences,
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
+                "go_backwards": self.go_backwards, "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout}
+
+
+class LSTM(_Recurrent):
+    class_name = "LSTM"
+
+
+class GRU(_Recurrent):
+    """reset_after=True (Keras's default) keeps separate input and recurrent biases, shape (2, 3H)."""
+
+    class_name = "GRU"
+
+    def __init__(self, units, reset_after=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.reset_after = bool(reset_after)
+
+    def _own_config(self):
+        config = super()._own_config()
+        config["reset_after"] = self.reset_after
+        return config
+
+
+class SimpleRNN(_Recurrent):
+    class_name = "SimpleRNN"
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        super().__init__(units, **kwargs)
+        if activation is not None and not isinstance(activation, str):
+            raise TypeError("activation must be a name such as 'tanh', got %r" % (activation,))
+        self.activation = "linear" if activation is None else activation
+
+    def _own_config(self):
+        config = super()._own_config()
+        config["activation"] = self.activation
+        return config
+
+
+class Bidirectional(Layer):
+    """Bidirectional(LSTM(64)): weights forward_<layer>/... then backward_<layer>/..., as Keras.
+
+    merge_mode None (two outputs) has no place in a Sequential model; the library refuses it.
+    """
+
+    class_name = "Bidirectional"
+
+    def __init__(self, layer, merge_mode="concat", name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not isinstance(layer, _Recurrent):
+            raise TypeError("Bidirectional wraps an LSTM, GRU or SimpleRNN layer, got %r" % (layer,))
+        self.layer = layer
+        self.merge_mode = merge_mode
+
+    def _own_config(self):
+        return {"layer": self.layer._serialize(), "merge_mode": self.merge_mode}
+
+
+class Masking(Layer):
+    """Masks the timesteps whose features all equal mask_value, for the recurrent layers after it."""
+
+    class_name = "Masking"
+
+    def __init__(self, mask_value=0.0, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.mask_value = float(mask_value)
+
+    def _own_config(self):
+        return {"mask_value": self.mask_value}
 
 
 class Dense(Layer):
@@ -306,10 +375,10 @@ class MaxPooling1D(Layer):
 
 MaxPool1D = MaxPooling1D
 
-_CLASSES = {cls.class_name: cls for cls in (Embedding, LSTM, Dense, Dropout, RepeatVector,
-                                            TimeDistributed, Flatten, SpatialDropout1D,
-                                            GlobalMaxPooling1D, GlobalAveragePooling1D, Conv1D,
-                                            MaxPooling1D)}
+_CLASSES = {cls.class_name: cls for cls in (Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Masking,
+                                            Dense, Dropout, RepeatVector, TimeDistributed, Flatten,
+                                            SpatialDropout1D, GlobalMaxPooling1D,
+                                            GlobalAveragePooling1D, Conv1D, MaxPooling1D)}
 _ALIASES = {"Convolution1D": "Conv1D", "MaxPool1D": "MaxPooling1D",
             "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D"}
 
@@ -321,7 +390,7 @@ def deserialize(item):
     if cls is None:
         raise ValueError("unknown layer class %r" % (class_name,))
     config = dict(item.get("config") or {})
-    if cls not in (Embedding, LSTM, Dense, Dropout):
+    if not (cls in (Embedding, Bidirectional, Masking, Dense, Dropout) or issubclass(cls, _Recurrent)):
         # The newer layers' constructors take their config as keyword arguments.
         return cls(**config)
     layer = cls.__new__(cls)
@@ -332,11 +401,21 @@ def deserialize(item):
         layer.mask_zero = bool(config.pop("mask_zero", False))
         length = config.pop("input_length", None)
         layer.input_length = None if length is None else int(length)
-    elif cls is LSTM:
+    elif issubclass(cls, _Recurrent):
         layer.units = int(config.pop("units"))
         layer.return_sequences = bool(config.pop("return_sequences", False))
+        layer.go_backwards = bool(config.pop("go_backwards", False))
         layer.dropout = float(config.pop("dropout", 0.0))
         layer.recurrent_dropout = float(config.pop("recurrent_dropout", 0.0))
+        if cls is GRU:
+            layer.reset_after = bool(config.pop("reset_after", True))
+        elif cls is SimpleRNN:
+            layer.activation = config.pop("activation", "tanh") or "linear"
+    elif cls is Bidirectional:
+        layer.layer = deserialize(config.pop("layer"))
+        layer.merge_mode = config.pop("merge_mode", "concat")
+    elif cls is Masking:
+        layer.mask_value = float(config.pop("mask_value", 0.0))
     elif cls is Dense:
         layer.units = int(config.pop("units"))
         layer.activation = config.pop("activation", None)

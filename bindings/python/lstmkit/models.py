@@ -404,15 +404,17 @@ class Sequential:
             kind = layer.class_name
             if kind == "Embedding":
                 shape = shape + [layer.output_dim]
-            elif kind == "LSTM":
+            elif kind in ("LSTM", "GRU", "SimpleRNN", "Bidirectional"):
                 if len(shape) < 2:
                     return None
-                shape = shape[:-1] + [layer.units] if layer.return_sequences else [layer.units]
+                rnn = layer.layer if kind == "Bidirectional" else layer
+                units = rnn.units * (2 if kind == "Bidirectional" and layer.merge_mode == "concat" else 1)
+                shape = shape[:-1] + [units] if rnn.return_sequences else [units]
             elif kind == "Dense":
                 if not shape:
                     return None
                 shape = shape[:-1] + [layer.units]
-            elif kind != "Dropout":
+            elif kind not in ("Dropout", "Masking"):
                 return None
         return int(x_shape[0]) * int(np.prod(shape)) if shape else None
 

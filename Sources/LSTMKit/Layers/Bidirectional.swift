@@ -1,0 +1,149 @@
+/// Keras's Bidirectional over LSTM, GRU or SimpleRNN: a forward copy of the layer and a backward
+/// copy with go_backwards=True, both built from the wrapped layer's config. Their weights are
+/// named forward_<layer>/... and backward_<layer>/... and listed forward first, as Keras 3 does.
+/// With return_sequences the backward output is flipped back to timestep order before merging,
+/// so both halves of step t describe timestep t, and, as Keras forces zero_output_for_mask on
+/// both copies then, masked steps output zeros rather than repeating the previous output.
+///
+/// Keras 3 saves the forward copy (named forward_<layer>) as 'layer'; the prefix is dropped when
+/// reading it back. A 'backward_layer' entry, which Keras also writes, is ignored: it can only be
+/// the same layer going backwards here. A wrapped layer with go_backwards=True is refused, as
+/// Keras refuses it (both copies would run the same way).
+///
+/// merge_mode None would give two outputs, which a Sequential model cannot pass on; it is refused.
+final class Bidirectional: Layer {
+    enum Merge: String { case concat, sum, mul, ave }
+
+    let name: String
+    var className: String { "Bidirectional" }
+    let merge: Merge
+    let forwardLayer: RecurrentLayer
+    let backwardLayer: RecurrentLayer
+    private let innerClass: String
+    private let innerConfig: [String: JSON]   // the wrapped layer's config as given, for config
+    private var yF: [Float] = []               // (B, [T,] H) forward output, kept for merge_mode mul
+    private var yB: [Float] = []               // (B, [T,] H) backward output in timestep order
+
+    init(name: String, config: LayerConfig) throws {
+        self.name = name
+        guard let layer = config.json["layer"], let cls = layer["class_name"]?.stringValue else {
+            throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
+        }
+        guard ["LSTM", "GRU", "SimpleRNN"].contains(cls), let make = Model.layerClasses[cls] else {
+            throw LSTMKitError(.badConfig, "\(name): can wrap LSTM, GRU or SimpleRNN, not '\(cls)'")
+        }
+        var inner = layer["config"]?.objectValue ?? [:]
+        if let v = layer["config"], !v.isNull, v.objectValue == nil {
+            throw LSTMKitError(.badConfig, "\(name): the wrapped layer's 'config' must be a JSON object")
+        }
+        switch config.json["merge_mode"] {
+        case nil: merge = .concat
+        case .string(let s)?:
+            guard let m = Merge(rawValue: s) else {
+                throw LSTMKitError(.badConfig, "\(name): unknown merge_mode '\(s)' (concat, sum, mul, ave)")
+            }
+            merge = m
+        case .null?:
+            throw LSTMKitError(.badConfig, "\(name): merge_mode None returns two outputs, which a Sequential model cannot pass on; use concat, sum, mul or ave")
+        default: throw LSTMKitError(.badConfig, "\(name): 'merge_mode' must be a string")
+        }
+        var innerName = inner["name"]?.stringValue ?? Model.snakeCase(cls)
+        if innerName.hasPrefix("forward_") && innerName.count > 8 { innerName.removeFirst(8) }
+        inner["name"] = .string(innerName)
+        innerClass = cls
+        innerConfig = inner
+        if inner["go_backwards"]?.boolValue == true {
+            throw LSTMKitError(.badConfig, "\(name): the wrapped layer must not set go_backwards (the backward copy already runs backwards)")
+        }
+        var fwd = inner, bwd = inner
+        fwd["name"] = .string("forward_\(innerName)")
+        bwd["name"] = .string("backward_\(innerName)")
+        bwd["go_backwards"] = true
+        forwardLayer = try make("forward_\(innerName)", LayerConfig(.object(fwd), className: cls)) as! RecurrentLayer
+        backwardLayer = try make("backward_\(innerName)", LayerConfig(.object(bwd), className: cls)) as! RecurrentLayer
+        forwardLayer.weightPrefix = "forward_\(innerName)/"
+        backwardLayer.weightPrefix = "backward_\(innerName)/"
+        forwardLayer.zeroOutputForMask = forwardLayer.returnSequences
+        backwardLayer.zeroOutputForMask = backwardLayer.returnSequences
+    }
+
+    var config: JSON {
+        var inner = forwardLayer.config.objectValue!
+        inner["name"] = innerConfig["name"]
+        return .object(["name": .string(name), "merge_mode": .string(merge.rawValue),
+                        "layer": .object(["class_name": .string(innerClass), "config": .object(inner)])])
+    }
+
+    var params: [Param] { forwardLayer.params + backwardLayer.params }
+    var isBuilt: Bool { forwardLayer.isBuilt && backwardLayer.isBuilt }
+
+    func outputShape(for input: FeatureShape) throws -> FeatureShape {
+        var shape = try forwardLayer.outputShape(for: input)
+        if merge == .concat { shape[shape.count - 1] = 2 * forwardLayer.units }
+        return shape
+    }
+
+    func build(input: FeatureShape, rng: inout Rng) throws {
+        try forwardLayer.build(input: input, rng: &rng)
+        try backwardLayer.build(input: input, rng: &rng)
+    }
+
+    // x: (B, T, D) -> (B, [T,] H) per direction, merged to (B, [T,] 2H) for concat, (B, [T,] H) otherwise
+    func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?) {
+        let (f, outMask) = forwardLayer.forward(x, mask: mask, training: training, rng: &rng)
+        var (bk, _) = backwardLayer.forward(x, mask: mask, training: training, rng: &rng)
+        if forwardLayer.returnSequences { bk = reverseTime(bk) }
+        let h = forwardLayer.units, rows = f.count / h
+        var y: Tensor
+        switch merge {
+        case .concat:
+            y = Tensor(zeros: Array(f.shape.dropLast()) + [2 * h])
+            for r in 0..<rows {
+                for j in 0..<h {
+                    y.data[r * 2 * h + j] = f.data[r * h + j]
+                    y.data[r * 2 * h + h + j] = bk.data[r * h + j]
+                }
+            }
+        case .sum: y = f; for i in 0..<y.count { y.data[i] += bk.data[i] }
+        case .ave: y = f; for i in 0..<y.count { y.data[i] = (y.data[i] + bk.data[i]) * 0.5 }
+        case .mul: y = f; for i in 0..<y.count { y.data[i] *= bk.data[i] }
+        }
+        if merge == .mul { yF = f.data; yB = bk.data } else { yF = []; yB = [] }
+        return (y, outMask)
+    }
+
+    func backward(_ dy: Tensor) -> Tensor {
+        let h = forwardLayer.units
+        let shape = Array(dy.shape.dropLast()) + [h]
+        var df = Tensor(zeros: shape), db = Tensor(zeros: shape)
+        switch merge {
+        case .concat:
+            for r in 0..<(df.count / h) {
+                for j in 0..<h {
+                    df.data[r * h + j] = dy.data[r * 2 * h + j]
+                    db.data[r * h + j] = dy.data[r * 2 * h + h + j]
+                }
+            }
+        case .sum: df = dy; db = dy
+        case .ave: for i in 0..<df.count { df.data[i] = dy.data[i] * 0.5 }; db = df
+        case .mul: for i in 0..<df.count { df.data[i] = dy.data[i] * yB[i]; db.data[i] = dy.data[i] * yF[i] }
+        }
+        if forwardLayer.returnSequences { db = reverseTime(db) }
+        var dx = forwardLayer.backward(df)
+        let dxB = backwardLayer.backward(db)
+        for i in 0..<dx.count { dx.data[i] += dxB.data[i] }
+        return dx
+    }
+}
+
+/// (B, T, H) -> the same with the time axis reversed.
+func reverseTime(_ x: Tensor) -> Tensor {
+    let b = x.shape[0], t = x.shape[1], h = x.count / max(b * t, 1)
+    var y = x
+    for i in 0..<b {
+        for s in 0..<t {
+            for j in 0..<h { y.data[(i * t + s) * h + j] = x.data[(i * t + t - 1 - s) * h + j] }
+        }
+    }
+    return y
+}

@@ -1,0 +1,153 @@
+/// Keras's GRU: gate order z, r, h; kernel (D, 3H), recurrent_kernel (H, 3H); sigmoid recurrent
+/// activation, tanh activation; h_t = z * h_{t-1} + (1 - z) * hh.
+///
+/// reset_after=True (Keras's default, cuDNN's convention): bias (2, 3H) holds an input bias and a
+/// recurrent bias, and r scales the recurrent term: hh = tanh(x W_h + b_h + r * (h U_h + b_rh)).
+/// reset_after=False: bias (3H), and r scales the state first: hh = tanh(x W_h + b_h + (r * h) U_h),
+/// which needs a second GEMM per step after r is known.
+final class GRU: RecurrentLayer {
+    override var className: String { "GRU" }
+    let resetAfter: Bool
+
+    // Saved by forward (B = batch, T = steps, H = units); the activated z, r, hh live in z:
+    private let inner = FloatBuffer()   // (B, 3H) h U + b_r of the current step (reset_after)
+    private let innerH = FloatBuffer()  // (T, B, H) h U_h + b_rh, which r multiplies (reset_after)
+    private let rh = FloatBuffer()      // (T, B, H) r * h (times its recurrent mask), U_h's input (reset_before)
+    private let drh = FloatBuffer()     // (B, H) dL/d(r * h) of the current step (reset_before)
+
+    init(name: String, config: LayerConfig) throws {
+        resetAfter = try config.bool("reset_after", default: true)
+        try super.init(name: name, config: config, gates: 3)
+        let activation = try config.string("activation", default: "tanh")
+        let recurrent = try config.string("recurrent_activation", default: "sigmoid")
+        guard activation == "tanh", recurrent == "sigmoid" else {
+            throw LSTMKitError(.badConfig, "\(name): only activation 'tanh' with recurrent_activation 'sigmoid' is supported")
+        }
+    }
+
+    override var cellConfig: [String: JSON] {
+        ["reset_after": .bool(resetAfter), "activation": "tanh", "recurrent_activation": "sigmoid"]
+    }
+    override var recurrentGradIsSeparate: Bool { resetAfter }
+    override var genericRecurrentColumns: Int { resetAfter ? 3 * units : 2 * units }
+
+    override func makeWeights(inputDim d: Int, rng: inout Rng) -> [(String, [Int], [Float])] {
+        let h = units
+        let kernel = glorotUniform(d, 3 * h, rng: &rng)
+        let recurrent = orthogonal(rows: h, cols: 3 * h, rng: &rng)
+        let biasShape = resetAfter ? [2, 3 * h] : [3 * h]
+        return [("kernel", [d, 3 * h], kernel), ("recurrent_kernel", [h, 3 * h], recurrent),
+                ("bias", biasShape, [Float](repeating: 0, count: biasShape.reduce(1, *)))]
+    }
+
+    override func prepareForward() {
+        let b = batch, t = steps, h = units
+        if resetAfter {
+            inner.resize(b * 3 * h)
+            innerH.resize(t * b * h)
+        } else {
+            rh.resize(t * b * h)
+        }
+    }
+
+    override func forwardStep(_ s: Int, _ U: UnsafePointer<Float>) {
+        let b = batch, h = units, g3 = 3 * h
+        let zs = z.p + s * b * g3
+        let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
+        if resetAfter {
+            params[2].value.withUnsafeBufferPointer { bias in
+                for i in 0..<b { (inner.p + i * g3).update(from: bias.baseAddress! + g3, count: g3) }
+            }
+            addRecurrent(hPrev, cols: 0..<g3, into: inner.p, ldc: g3, U)
+            for i in 0..<b {
+                if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
+                let row = zs + i * g3, inn = inner.p + i * g3, ih = innerH.p + (s * b + i) * h
+                for j in 0..<(2 * h) { row[j] += inn[j] }
+                sigmoidInPlace(row, 2 * h)
+                ih.update(from: inn + 2 * h, count: h)
+                for j in 0..<h { row[2 * h + j] += row[h + j] * ih[j] }
+                tanhInPlace(row + 2 * h, h)
+                let hp = hPrev + i * h, hn = hNext + i * h
+                for j in 0..<h { hn[j] = row[j] * hp[j] + (1 - row[j]) * row[2 * h + j] }
+            }
+        } else {
+            addRecurrent(hPrev, cols: 0..<(2 * h), into: zs, ldc: g3, U)
+            let mh = recurrentMask(column: 2 * h)
+            for i in 0..<b {
+                let rhr = rh.p + (s * b + i) * h
+                if isMasked(s, i) { rhr.update(repeating: 0, count: h); continue }
+                let row = zs + i * g3, hp = hPrev + i * h
+                sigmoidInPlace(row, 2 * h)
+                if let mh { for j in 0..<h { rhr[j] = row[h + j] * hp[j] * mh[i * h + j] } }
+                else { for j in 0..<h { rhr[j] = row[h + j] * hp[j] } }
+            }
+            sgemm(m: b, n: h, k: h, a: rh.p + s * b * h, lda: h, b: U + 2 * h, ldb: g3, beta: 1, c: zs + 2 * h, ldc: g3)
+            for i in 0..<b {
+                if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
+                let row = zs + i * g3, hp = hPrev + i * h, hn = hNext + i * h
+                tanhInPlace(row + 2 * h, h)
+                for j in 0..<h { hn[j] = row[j] * hp[j] + (1 - row[j]) * row[2 * h + j] }
+            }
+        }
+    }
+
+    override func prepareBackward() {
+        if !resetAfter { drh.resize(batch * units) }
+    }
+
+    override func backwardStep(_ s: Int, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
+        let b = batch, h = units, g3 = 3 * h
+        let hPrev = hs.p + s * b * h, dRp = dR.p
+        for i in 0..<b where !isMasked(s, i) {
+            let a = z.p + (s * b + i) * g3, dz = dZ.p + (s * b + i) * g3
+            let hp = hPrev + i * h, dhr = dh + i * h, dpr = dhPrev + i * h
+            for j in 0..<h {
+                let zg = a[j], hh = a[2 * h + j], dhj = dhr[j]
+                dz[j] = dhj * (hp[j] - hh) * zg * (1 - zg)
+                dz[2 * h + j] = dhj * (1 - zg) * (1 - hh * hh)
+                dpr[j] += dhj * zg
+            }
+            if resetAfter {
+                let dr = dRp + (s * b + i) * g3, ih = innerH.p + (s * b + i) * h
+                for j in 0..<h {
+                    let r = a[h + j], dAh = dz[2 * h + j]
+                    dz[h + j] = dAh * ih[j] * r * (1 - r)
+                    dr[j] = dz[j]
+                    dr[h + j] = dz[h + j]
+                    dr[2 * h + j] = dAh * r
+                }
+            }
+        }
+        guard !resetAfter else { return }
+        // dL/d(r * h) needs the whole step's dZ_h first: one GEMM, then r's gradient from it.
+        sgemm(transB: true, m: b, n: h, k: h, a: dZ.p + s * b * g3 + 2 * h, lda: g3, b: U + 2 * h, ldb: g3,
+              beta: 0, c: drh.p, ldc: h)
+        let mh = recurrentMask(column: 2 * h)
+        for i in 0..<b where !isMasked(s, i) {
+            let a = z.p + (s * b + i) * g3, dz = dZ.p + (s * b + i) * g3
+            let hp = hPrev + i * h, d = drh.p + i * h, dpr = dhPrev + i * h
+            for j in 0..<h {
+                let r = a[h + j], m = mh?[i * h + j] ?? 1
+                dz[h + j] = d[j] * hp[j] * m * r * (1 - r)
+                dpr[j] += d[j] * r * m
+            }
+        }
+    }
+
+    override func finishBackward() {
+        let b = batch, t = steps, h = units, g3 = 3 * h
+        if resetAfter {
+            params[2].grad.withUnsafeMutableBufferPointer { gb in
+                for r in 0..<(t * b) {
+                    let row = dR.p + r * g3
+                    for j in 0..<g3 { gb[g3 + j] += row[j] }
+                }
+            }
+        } else {
+            params[1].grad.withUnsafeMutableBufferPointer { gu in
+                sgemm(transA: true, m: h, n: h, k: t * b, a: rh.p, lda: h, b: dZ.p + 2 * h, ldb: g3, beta: 1,
+                      c: gu.baseAddress! + 2 * h, ldc: g3)
+            }
+        }
+    }
+}

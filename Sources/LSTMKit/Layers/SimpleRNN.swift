@@ -1,0 +1,58 @@
+/// Keras's SimpleRNN: h_t = act(x W + h_{t-1} U + b); kernel (D, H), recurrent_kernel (H, H),
+/// bias (H). Keras draws single dropout masks for it (no per-gate masks), as the driver does
+/// with one gate.
+final class SimpleRNN: RecurrentLayer {
+    override var className: String { "SimpleRNN" }
+    let activation: Activation
+
+    init(name: String, config: LayerConfig) throws {
+        activation = try Activation.parse(config.string("activation", default: "tanh"), layer: name)
+        try super.init(name: name, config: config, gates: 1)
+        guard activation != .softmax else {
+            throw LSTMKitError(.badConfig, "\(name): activation 'softmax' is not supported in SimpleRNN")
+        }
+    }
+
+    override var cellConfig: [String: JSON] { ["activation": .string(activation.rawValue)] }
+
+    override func makeWeights(inputDim d: Int, rng: inout Rng) -> [(String, [Int], [Float])] {
+        let h = units
+        return [("kernel", [d, h], glorotUniform(d, h, rng: &rng)),
+                ("recurrent_kernel", [h, h], orthogonal(rows: h, cols: h, rng: &rng)),
+                ("bias", [h], [Float](repeating: 0, count: h))]
+    }
+
+    // z[s]: (B, H) preactivation, activated in place, which is also h_{s+1} for real steps.
+    override func forwardStep(_ s: Int, _ U: UnsafePointer<Float>) {
+        let b = batch, h = units
+        let zs = z.p + s * b * h
+        let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
+        addRecurrent(hPrev, cols: 0..<h, into: zs, ldc: h, U)
+        for i in 0..<b {
+            if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
+            let row = zs + i * h
+            switch activation {
+            case .tanh: tanhInPlace(row, h)
+            case .sigmoid: sigmoidInPlace(row, h)
+            case .relu: for j in 0..<h where row[j] < 0 { row[j] = 0 }
+            case .linear, .softmax: break
+            }
+            (hNext + i * h).update(from: row, count: h)
+        }
+    }
+
+    override func backwardStep(_ s: Int, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
+        let b = batch, h = units
+        for i in 0..<b where !isMasked(s, i) {
+            let y = z.p + (s * b + i) * h, dz = dZ.p + (s * b + i) * h, d = dh + i * h
+            for j in 0..<h {
+                switch activation {
+                case .tanh: dz[j] = d[j] * (1 - y[j] * y[j])
+                case .sigmoid: dz[j] = d[j] * y[j] * (1 - y[j])
+                case .relu: dz[j] = y[j] > 0 ? d[j] : 0
+                case .linear, .softmax: dz[j] = d[j]
+                }
+            }
+        }
+    }
+}
