@@ -108,7 +108,10 @@ extension Model {
                           settings: CompileSettings, train: Bool, rng: inout Rng) throws -> (loss: Double, metrics: [Double]) {
         let parts = Model.split(idx.count, into: WorkerPool.shared.threads)
         let stacks = try stacks(parts.count)
-        let seeds = parts.map { _ in rng.nextUInt64() }
+        // One draw per batch whatever the split, so the shuffles that follow do not depend on the
+        // number of threads.
+        let batchSeed = rng.nextUInt64()
+        let seeds = parts.indices.map { batchSeed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
         let total = Double(idx.count)
         var results = [(loss: Double, metrics: [Double])](repeating: (0, []), count: parts.count)
         results.withUnsafeMutableBufferPointer { out in
