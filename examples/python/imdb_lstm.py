@@ -5,12 +5,15 @@
 
 Writes to --out (default <repo>/out): the trained model with its tokenizer
 (imdb_lstm.lstmkit), the first 100 test reviews one per line (imdb_test_100.txt) and this
-script's predictions for them (imdb_test_100.python.txt), which examples/c/classify should
-reproduce:  classify out/imdb_lstm.lstmkit out/imdb_test_100.txt
+script's predictions for them (imdb_test_100.python.txt). Then it builds the C example
+(examples/c/classify.c, against include/lstmkit.h and the same library), runs it on the saved
+model and the 100 reviews, and checks that C prints the same probabilities (--no-c skips this).
 """
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,6 +41,7 @@ def main():
     parser.add_argument("--rows", type=int, default=None,
                         help="use only the first ROWS reviews (half to train, half to test)")
     parser.add_argument("--out", type=Path, default=REPO / "out")
+    parser.add_argument("--no-c", action="store_true", help="skip the check with the C example")
     args = parser.parse_args()
 
     # Load the data: 50,000 reviews labelled positive/negative.
@@ -80,6 +84,29 @@ def main():
     with open(args.out / "imdb_test_100.python.txt", "w", encoding="utf-8", newline="\n") as f:
         f.writelines("%.9g\n" % p for p in predictions[:, 0])
     print("Saved the model and a 100-review sample to %s" % args.out)
+    if not args.no_c:
+        check_with_c(args.out, predictions[:, 0])
+
+
+def check_with_c(out, python_predictions):
+    """Classifies the saved sample with the C program and compares with Python's predictions."""
+    if shutil.which("make") is None or shutil.which("cc") is None:
+        print("C check skipped: make and a C compiler are needed (scripts/setup.sh installs them)")
+        return
+    build = out / "c-build"
+    subprocess.run(["make", "-s", "-C", str(REPO / "examples" / "c"), "BUILD=%s" % build], check=True)
+    done = subprocess.run([str(build / "classify"), str(out / "imdb_lstm.lstmkit"),
+                           str(out / "imdb_test_100.txt")], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit("C example failed: %s" % done.stderr.strip())
+    from_c = [float(line) for line in done.stdout.split()]
+    if len(from_c) != len(python_predictions):
+        sys.exit("C example printed %d values for %d reviews" % (len(from_c), len(python_predictions)))
+    worst = max(abs(c - p) for c, p in zip(from_c, python_predictions))
+    print("C example (examples/c/classify) on the same 100 reviews: largest difference from "
+          "Python's predictions %.2g" % worst)
+    if worst > 1e-6:
+        sys.exit("C and Python disagree by more than 1e-6")
 
 
 if __name__ == "__main__":
