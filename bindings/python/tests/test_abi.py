@@ -143,3 +143,19 @@ def test_errors_map_statuses_and_builtin_bases():
     assert isinstance(errors.error_for_status(-1, "m"), ValueError)
     unknown = errors.error_for_status(-42, "new code")
     assert type(unknown) is errors.LSTMKitError and unknown.status == -42
+
+
+def test_library_needs_nothing_from_the_swift_toolchain():
+    """The release .so links the Swift runtime statically and opens OpenBLAS at run time, so a
+    machine without Swift (or without OpenBLAS, which then fails with a message) can load it."""
+    readelf = shutil.which("readelf")
+    if readelf is None:
+        pytest.skip("readelf not installed")
+    out = subprocess.run([readelf, "-d", str(_capi.library_path)], check=True,
+                         capture_output=True, text=True).stdout
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out))
+    allowed = {"libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1", "libdl.so.2",
+               "libpthread.so.0", "ld-linux-x86-64.so.2"}
+    assert needed, out
+    assert needed <= allowed, needed - allowed
+    assert not any("swift" in name.lower() for name in needed)
