@@ -64,3 +64,38 @@ func makeLayer(_ cls: String, _ config: JSON, input: FeatureShape, seed: UInt64 
     try layer.build(input: input, rng: &rng)
     return layer
 }
+
+/// Gradient of a sigmoid + binary crossentropy training loss through a whole model (fused, as
+/// fit computes it) against finite differences of the same loss in inference mode, on
+/// `samplesPerParam` random entries of every weight.
+func checkModelGradients(_ m: Model, x: Tensor, y: [Float], samplesPerParam: Int,
+                         file: StaticString = #filePath, line: UInt = #line) {
+    let loss = LossFunction(kind: .binaryCrossentropy)
+    let rows = y.count
+    func value() -> Double {
+        var rng = Rng(seed: 0)
+        let out = m.forward(x, training: false, rng: &rng)
+        return loss.lossAndGrad(p: out.data, y: y, rows: rows, width: 1).0
+    }
+    var rng = Rng(seed: 0)
+    let out = m.forward(x, training: true, rng: &rng)
+    guard let dense = m.fusedOutputLayer(for: .binaryCrossentropy) else {
+        return XCTFail("the model must end in Dense(1, sigmoid)", file: file, line: line)
+    }
+    let (_, grad) = loss.lossAndGrad(logits: dense.logits, probabilities: out.data, y: y, rows: rows, width: 1)
+    for p in m.params { p.grad = [Float](repeating: 0, count: p.count) }
+    m.backward(grad, fused: true, outputShape: out.shape)
+    var sampler = Rng(seed: 11)
+    for p in m.params {
+        for _ in 0..<samplesPerParam {
+            let i = sampler.below(p.count)
+            let orig = p.value[i]
+            p.value[i] = orig + fdStep
+            let lp = value()
+            p.value[i] = orig - fdStep
+            let lm = value()
+            p.value[i] = orig
+            assertClose(p.grad[i], (lp - lm) / Double(2 * fdStep), "\(p.name)[\(i)]", file: file, line: line)
+        }
+    }
+}

@@ -96,32 +96,7 @@ final class ModelTests: XCTestCase {
         ]], seed: 3)
         try m.build(input: [5])
         let x = Tensor(shape: [3, 5], data: [0, 0, 3, 4, 5, 1, 2, 8, 7, 6, 0, 3, 3, 0, 0])
-        let y: [Float] = [1, 0, 1]
-        let loss = LossFunction(kind: .binaryCrossentropy)
-        func value() -> Double {
-            var rng = Rng(seed: 0)
-            let out = m.forward(x, training: false, rng: &rng)
-            return loss.lossAndGrad(p: out.data, y: y, rows: 3, width: 1).0
-        }
-        var rng = Rng(seed: 0)
-        let out = m.forward(x, training: true, rng: &rng)
-        let dense = m.fusedOutputLayer(for: .binaryCrossentropy)!
-        let (_, grad) = loss.lossAndGrad(logits: dense.logits, probabilities: out.data, y: y, rows: 3, width: 1)
-        for p in m.params { p.grad = [Float](repeating: 0, count: p.count) }
-        m.backward(grad, fused: true, outputShape: out.shape)
-        var sampler = Rng(seed: 11)
-        for p in m.params {
-            for _ in 0..<12 {
-                let i = sampler.below(p.count)
-                let orig = p.value[i]
-                p.value[i] = orig + fdStep
-                let lp = value()
-                p.value[i] = orig - fdStep
-                let lm = value()
-                p.value[i] = orig
-                assertClose(p.grad[i], (lp - lm) / Double(2 * fdStep), "\(p.name)[\(i)]")
-            }
-        }
+        checkModelGradients(m, x: x, y: [1, 0, 1], samplesPerParam: 12)
     }
 
     /// A task only a recurrent model solves: is token 1 somewhere in the sequence?
