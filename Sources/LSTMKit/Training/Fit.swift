@@ -43,6 +43,16 @@ struct FitOptions {
     }
 }
 
+@inline(__always)
+func allFinite(_ values: [Float]) -> Bool {
+    values.withUnsafeBufferPointer { b in
+        // One branch-free pass: v * 0 is 0 for finite v and NaN for NaN or infinity.
+        var acc: Float = 0
+        for v in b { acc += v * 0 }
+        return acc == 0
+    }
+}
+
 func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -102,8 +112,10 @@ extension Model {
     }
 
     /// One batch's loss and correct count; with `train`, also backward and the optimizer step.
+    /// A training step whose loss, gradients or updated weights are not finite throws .numeric
+    /// and leaves the weights as they were before the batch.
     private func runBatch(x: Tensor, y: Tensor, outShape: [Int], settings: CompileSettings,
-                          train: Bool, rng: inout Rng) -> (loss: Double, correct: Double) {
+                          train: Bool, rng: inout Rng) throws -> (loss: Double, correct: Double) {
         let width = outShape.last!
         let out = forward(x, training: train, rng: &rng)
         let rows = out.count / width
@@ -116,10 +128,22 @@ extension Model {
             (loss, grad) = settings.loss.lossAndGrad(p: out.data, y: y.data, rows: rows, width: width)
         }
         let correct = settings.metrics.isEmpty ? 0 : countCorrect(kind: kind, p: out.data, y: y.data, rows: rows, width: width)
-        if train && loss.isFinite {
+        if train {
+            guard loss.isFinite else { throw LSTMKitError(.numeric, "the loss became \(loss)") }
+            let params = self.params
             for p in params { p.grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
             backward(grad, fused: fused != nil, outputShape: out.shape)
+            if let bad = params.first(where: { !allFinite($0.grad) }) {
+                throw LSTMKitError(.numeric, "the gradient of '\(bad.name)' became NaN or infinite (loss \(loss))")
+            }
+            // Copy-on-write makes this the one copy of the weights the step would make anyway
+            // if it had to be undone; it costs O(weights) against the batch's O(batch * weights).
+            let before = params.map { $0.value }
             settings.optimizer.step(params)
+            if let bad = params.firstIndex(where: { !allFinite($0.value) }) {
+                for (p, v) in zip(params, before) { p.value = v }
+                throw LSTMKitError(.numeric, "the update made '\(params[bad].name)' NaN or infinite (loss \(loss); is the learning rate too large?)")
+            }
         }
         return (loss, correct * Double(x.shape[0]) / Double(rows))
     }
@@ -136,6 +160,7 @@ extension Model {
             throw LSTMKitError(.invalidArgument, "validation_split \(options.validationSplit) leaves no validation samples out of \(n)")
         }
         let bs = options.batchSize
+        try checkBatchBudget(batch: min(bs, n), features: x.shape.dropFirst().map { $0 })
         let steps = (nTrain + bs - 1) / bs
         let hasAccuracy = !settings.metrics.isEmpty
         var rng = Rng(seed: options.seed)
@@ -151,9 +176,11 @@ extension Model {
             for step in 0..<steps {
                 let idx = order[(step * bs)..<min(nTrain, (step + 1) * bs)]
                 let xb = x.gather(idx), yb = y.gather(idx)
-                let (loss, correct) = runBatch(x: xb, y: yb, outShape: outShape, settings: settings, train: true, rng: &rng)
-                guard loss.isFinite else {
-                    throw LSTMKitError(.numeric, "the loss became \(loss) at epoch \(epoch + 1), batch \(step + 1); training stopped and the weights of the previous batch were kept")
+                let loss: Double, correct: Double
+                do {
+                    (loss, correct) = try runBatch(x: xb, y: yb, outShape: outShape, settings: settings, train: true, rng: &rng)
+                } catch let e as LSTMKitError where e.status == .numeric {
+                    throw LSTMKitError(.numeric, "\(e.message) at epoch \(epoch + 1), batch \(step + 1); training stopped and the weights of the previous batch were kept")
                 }
                 lossSum += loss * Double(idx.count)
                 correctSum += correct
@@ -192,7 +219,7 @@ extension Model {
         while start < rows.upperBound {
             let end = min(rows.upperBound, start + batchSize)
             let idx = all[(start - rows.lowerBound)..<(end - rows.lowerBound)]
-            let (loss, correct) = runBatch(x: x.gather(idx), y: y.gather(idx), outShape: outShape,
+            let (loss, correct) = try runBatch(x: x.gather(idx), y: y.gather(idx), outShape: outShape,
                                            settings: settings, train: false, rng: &rng)
             lossSum += loss * Double(idx.count)
             correctSum += correct
@@ -207,6 +234,7 @@ extension Model {
     func evaluate(x: DataView, y: DataView, batchSize: Int) throws -> [Double] {
         let settings = try requireCompiled()
         let outShape = try prepare(x: x, y: y)
+        try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
         return try evaluate(x: x, y: y, rows: 0..<x.rows, batchSize: batchSize, settings: settings, outShape: outShape)
     }
 
@@ -218,6 +246,7 @@ extension Model {
     /// Inference over x in batches, written into out (predictShape(x) elements).
     func predict(x: DataView, batchSize: Int, into out: UnsafeMutablePointer<Float>) throws {
         let outShape = try prepare(x: x, y: nil)
+        try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
         let per = outShape.reduce(1, *)
         var rng = Rng(seed: 0)
         var start = 0

@@ -1,0 +1,86 @@
+"""Writes the fuzz seed corpus: small valid model files (a few KB each) covering every layer,
+with and without compile settings and a tokenizer, plus a few near-misses.
+
+    python3 fuzz/make_seeds.py [out_dir]      (default fuzz/seeds; needs liblstmkit.so built)
+"""
+import ctypes
+import json
+import struct
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "bindings" / "python"))
+from lstmkit import _capi  # noqa: E402
+
+MODELS = {
+    "emb_lstm_dense": ({"input_shape": [5], "layers": [
+        {"class_name": "Embedding", "config": {"input_dim": 20, "output_dim": 3}},
+        {"class_name": "LSTM", "config": {"units": 2}},
+        {"class_name": "Dense", "config": {"units": 1, "activation": "sigmoid"}}]},
+        {"optimizer": "adam", "loss": "binary_crossentropy", "metrics": ["accuracy"]}),
+    "emb_mask_seq": ({"input_shape": [None], "layers": [
+        {"class_name": "Embedding", "config": {"input_dim": 9, "output_dim": 2, "mask_zero": True}},
+        {"class_name": "LSTM", "config": {"units": 2, "return_sequences": True}},
+        {"class_name": "LSTM", "config": {"units": 2}},
+        {"class_name": "Dropout", "config": {"rate": 0.5}},
+        {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}}]},
+        {"optimizer": {"class_name": "adam", "learning_rate": 0.01},
+         "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}),
+    "dense_only": ({"input_shape": [4], "layers": [
+        {"class_name": "Dense", "config": {"units": 3, "activation": "relu"}},
+        {"class_name": "Dense", "config": {"units": 2, "activation": "softmax", "use_bias": False}}]},
+        None),
+    "lstm_float": ({"input_shape": [3, 2], "layers": [
+        {"class_name": "LSTM", "config": {"units": 2}},
+        {"class_name": "Dense", "config": {"units": 1, "activation": "tanh"}}]},
+        {"loss": "mse"}),
+}
+
+
+def save_model(config, compile_settings, path, tokenizer=None):
+    m = ctypes.c_void_p()
+    _capi.check(_capi.lstmkit_model_create(json.dumps(config).encode(), 7, ctypes.byref(m)))
+    try:
+        if compile_settings is not None:
+            _capi.check(_capi.lstmkit_model_compile(m, json.dumps(compile_settings).encode()))
+        if tokenizer is not None:
+            _capi.check(_capi.lstmkit_model_set_tokenizer(m, tokenizer))
+        _capi.check(_capi.lstmkit_model_save(m, str(path).encode()))
+    finally:
+        _capi.lstmkit_model_free(m)
+
+
+def tokenizer():
+    t = ctypes.c_void_p()
+    _capi.check(_capi.lstmkit_tokenizer_create(b'{"num_words": 10, "oov_token": "<unk>"}', ctypes.byref(t)))
+    texts, n, _keep = _capi.encode_texts(["the cat sat", "the dog ran", "caf\u00e9 na\u00efve \u65e5\u672c"])
+    _capi.check(_capi.lstmkit_tokenizer_fit(t, texts, n))
+    return t
+
+
+def safetensors(header):
+    body = json.dumps(header).encode()
+    return struct.pack("<Q", len(body)) + body
+
+
+def main(out):
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (config, compile_settings) in MODELS.items():
+        save_model(config, compile_settings, out / (name + ".lstmkit"))
+    tok = tokenizer()
+    try:
+        config, compile_settings = MODELS["emb_lstm_dense"]
+        save_model(config, compile_settings, out / "with_tokenizer.lstmkit", tok)
+    finally:
+        _capi.lstmkit_tokenizer_free(tok)
+    # Near misses: a plain safetensors file without our metadata, an empty header, no tensors.
+    (out / "foreign.safetensors").write_bytes(
+        safetensors({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}) + b"\0\0\x80\x3f")
+    (out / "empty_header.safetensors").write_bytes(safetensors({}))
+    for p in sorted(out.iterdir()):
+        print("%6d  %s" % (p.stat().st_size, p))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "seeds")
