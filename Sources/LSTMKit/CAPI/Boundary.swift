@@ -90,11 +90,16 @@ enum HandleRegistry {
 
     /// Returns false when the pointer was not a live handle (double free or foreign pointer).
     /// The object lives on until a call still using it (on another thread) returns.
+    /// A handle of another type (a tokenizer passed to lstmkit_model_free) is left alone.
     @discardableResult
-    static func release(_ handle: OpaquePointer?) -> Bool {
+    static func release<T: AnyObject>(_ handle: OpaquePointer?, as type: T.Type) -> Bool {
         guard let handle else { return true }
         let key = UInt(bitPattern: Int(bitPattern: handle))
-        return locked { live.removeValue(forKey: key) } != nil
+        return locked { () -> Bool in
+            guard let entry = live[key], entry.object is T else { return false }
+            live[key] = nil
+            return true
+        }
     }
 
     /// Number of live handles (for tests).
@@ -159,9 +164,14 @@ func requirePointer<T>(_ p: T?, _ what: String) throws -> T {
     return p
 }
 
+/// A caller's NUL-terminated string, which must be valid UTF-8: String(cString:) would quietly
+/// replace bad bytes, and a path changed that way names a different file.
 func cString(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String {
     let p = try requirePointer(p, what)
-    return String(cString: p)
+    guard let s = String(validatingCString: p) else {
+        throw LSTMKitError(.invalidArgument, "\(what) is not valid UTF-8")
+    }
+    return s
 }
 
 func parseJSONArgument(_ p: UnsafePointer<CChar>?, _ what: String, allowNull: Bool = false) throws -> JSON? {

@@ -24,13 +24,21 @@ public func lstmkit_model_create(_ config: UnsafePointer<CChar>?, _ seed: UInt64
         let out = try requirePointer(out, "out")
         out.pointee = nil
         let json = try parseJSONArgument(config, "config_json")!
-        out.pointee = HandleRegistry.register(try Model(config: json, seed: seed))
+        let m: Model
+        do {
+            m = try Model(config: json, seed: seed)
+        } catch let e as LSTMKitError where e.status == .invalidArgument {
+            // Layers that do not fit together (checked when an input shape is declared) are a
+            // configuration problem here; the same check on fit/predict data is an argument one.
+            throw LSTMKitError(.badConfig, e.message)
+        }
+        out.pointee = HandleRegistry.register(m)
     }
 }
 
 @_cdecl("lstmkit_model_free")
 public func lstmkit_model_free(_ h: OpaquePointer?) {
-    HandleRegistry.release(h)
+    HandleRegistry.release(h, as: Model.self)
 }
 
 @_cdecl("lstmkit_model_compile")
@@ -129,7 +137,7 @@ public func lstmkit_model_predict(_ h: OpaquePointer?, _ x: UnsafePointer<lstmki
         let xv = try dataView(x, "x")
         try require(batchSize >= 1 && batchSize <= 1 << 24, "batch_size must be 1 to 2^24, got \(batchSize)")
         try withModel(h) { m in
-            let shape = try m.predictShape(x: xv)
+            let shape = try m.predictShape(x: xv, batchSize: Int(batchSize))
             try writeShape(shape, outShape, shapeCapacity, outNdim)
             let total = try elementCount(shape, "the output")
             guard let buf = try outputBuffer(out, capacity: capacity, count: total, count) else { return }

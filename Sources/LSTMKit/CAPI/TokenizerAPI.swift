@@ -30,7 +30,7 @@ public func lstmkit_tokenizer_create(_ options: UnsafePointer<CChar>?, _ out: Un
 
 @_cdecl("lstmkit_tokenizer_free")
 public func lstmkit_tokenizer_free(_ h: OpaquePointer?) {
-    HandleRegistry.release(h)
+    HandleRegistry.release(h, as: Tokenizer.self)
 }
 
 @_cdecl("lstmkit_tokenizer_fit")

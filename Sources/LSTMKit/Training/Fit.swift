@@ -25,6 +25,10 @@ struct FitOptions {
     init() {}
     init(json: JSON?) throws {
         let c = try LayerConfig(json, className: "fit options")
+        // Our own format, so a misspelt option is an error rather than silently ignored.
+        for key in c.json.keys where !["epochs", "batch_size", "validation_split", "shuffle", "seed"].contains(key) {
+            throw LSTMKitError(.badConfig, "fit options: unknown option '\(key)' (epochs, batch_size, validation_split, shuffle, seed)")
+        }
         epochs = try c.int("epochs", default: 1, min: 0, max: 1 << 30)
         batchSize = try c.int("batch_size", default: 32, max: 1 << 24)
         if let v = json?["validation_split"], !v.isNull {
@@ -239,8 +243,11 @@ extension Model {
     }
 
     /// Output shape (with batch) predict will produce for x.
-    func predictShape(x: DataView) throws -> [Int] {
-        [x.rows] + (try prepare(x: x, y: nil))
+    /// Checks first that a batch fits in memory, so the caller is not asked for a buffer in vain.
+    func predictShape(x: DataView, batchSize: Int) throws -> [Int] {
+        let shape = [x.rows] + (try prepare(x: x, y: nil))
+        try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
+        return shape
     }
 
     /// Inference over x in batches, written into out (predictShape(x) elements).
