@@ -20,7 +20,7 @@ final class ReliabilityTests: XCTestCase {
 
     func testWeightsBeyondMemoryAreRefusedBeforeAllocating() {
         let config: JSON = ["input_shape": [3], "layers": [
-            ["class_name": "Embedding", "config": ["input_dim": 1 << 24, "output_dim": 65536]]]]
+            ["class_name": "Embedding", "config": ["input_dim": 16_777_216, "output_dim": 65536]]]]
         XCTAssertThrowsError(try Model(config: config, seed: 0)) {
             XCTAssertEqual(($0 as? LSTMKitError)?.status, .noMemory)
         }

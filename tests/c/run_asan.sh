@@ -5,7 +5,8 @@
 #   bash tests/c/run_asan.sh            build into .build-asan/, then run both
 #
 # The Python run preloads the ASan runtime into the interpreter; leak checking is off there
-# because CPython itself keeps allocations alive at exit.
+# because CPython itself keeps allocations alive at exit. The exported-symbol test is skipped: a
+# debug build has no version script, so it exports Swift symbols besides the C API.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 SWIFT_BIN="${SWIFT_BIN:-/opt/swift/usr/bin}"
@@ -25,4 +26,5 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 ASAN_RT="$("$CLANG" -print-file-name=libclang_rt.asan-x86_64.so)"
 LD_PRELOAD="$ASAN_RT" LSTMKIT_LIBRARY="$LIBDIR/liblstmkit.so" LD_LIBRARY_PATH="$SWIFT_RT" \
-    python3 -m pytest -q -p no:cacheprovider bindings/python/tests "$@"
+    python3 -m pytest -q -p no:cacheprovider bindings/python/tests \
+    --deselect bindings/python/tests/test_abi.py::test_every_header_function_is_exported_and_nothing_else "$@"
