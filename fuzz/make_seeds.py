@@ -1,7 +1,8 @@
 """Writes the fuzz seed corpus: small valid model files (a few KB each) covering every layer,
 with and without compile settings and a tokenizer, plus a few near-misses.
 
-    python3 fuzz/make_seeds.py [out_dir]      (default fuzz/seeds; needs liblstmkit.so built)
+    python3 fuzz/make_seeds.py [out_dir [json_out_dir]]
+        (default fuzz/seeds and fuzz/seeds_json, the latter for fuzz_json.c; needs liblstmkit.so)
 """
 import ctypes
 import json
@@ -64,6 +65,41 @@ def safetensors(header):
     return struct.pack("<Q", len(body)) + body
 
 
+JSON_SEEDS = [
+    (0, MODELS["emb_lstm_dense"][0]), (0, MODELS["emb_mask_seq"][0]), (0, MODELS["dense_only"][0]),
+    (0, MODELS["lstm_float"][0]),
+    (0, {"layers": [{"class_name": "InputLayer", "config": {"batch_shape": [None, 3, 2]}},
+                    {"class_name": "LSTM", "config": {"units": 3, "return_sequences": True}},
+                    {"class_name": "Dense", "config": {"units": 2, "activation": "relu"}}]}),
+    (1, MODELS["emb_mask_seq"][1]), (1, MODELS["emb_lstm_dense"][1]),
+    (2, None), (3, {"num_words": 10, "oov_token": "<unk>", "lower": False, "split": ",",
+                    "filters": "", "char_level": False}),
+    (3, {"char_level": True}), (4, "Caf\u00e9 na\u00efve \u65e5\u672c, the CAT sat!"),
+    (5, {"epochs": 2, "batch_size": 3, "validation_split": 0.25, "shuffle": False, "seed": 4}),
+]
+
+
+def json_seeds(out):
+    """Seeds for fuzz_json.c: one selector byte, then the text."""
+    out.mkdir(parents=True, exist_ok=True)
+    t = tokenizer()
+    try:
+        buf = ctypes.create_string_buffer(1 << 16)
+        needed = ctypes.c_size_t()
+        _capi.check(_capi.lstmkit_tokenizer_to_json(t, buf, 1 << 16, ctypes.byref(needed)))
+        tokenizer_json = buf.value.decode()
+    finally:
+        _capi.lstmkit_tokenizer_free(t)
+    for i, (selector, value) in enumerate(JSON_SEEDS):
+        if selector == 2:
+            text = tokenizer_json
+        elif selector == 4:
+            text = value
+        else:
+            text = json.dumps(value)
+        (out / ("%02d_%d.seed" % (i, selector))).write_bytes(bytes([selector]) + text.encode())
+
+
 def main(out):
     out.mkdir(parents=True, exist_ok=True)
     for name, (config, compile_settings) in MODELS.items():
@@ -84,3 +120,4 @@ def main(out):
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "seeds")
+    json_seeds(Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "seeds_json")

@@ -117,11 +117,11 @@ public func lstmkit_model_evaluate(_ h: OpaquePointer?, _ x: UnsafePointer<lstmk
                                    _ batchSize: Int64, _ results: UnsafeMutablePointer<Double>?, _ capacity: Int,
                                    _ count: UnsafeMutablePointer<Int>?) -> Int32 {
     apiCall {
+        try require(batchSize >= 1 && batchSize <= 1 << 24, "batch_size must be 1 to 2^24, got \(batchSize)")
         try withModel(h) { m in
             guard let compiled = m.compiled else { throw LSTMKitError(.wrongState, "the model must be compiled before evaluate") }
             let n = 1 + compiled.metrics.count
             guard let out = try outputBuffer(results, capacity: capacity, count: n, count) else { return }
-            try require(batchSize >= 1 && batchSize <= 1 << 24, "batch_size must be 1 to 2^24, got \(batchSize)")
             let values = try m.evaluate(x: dataView(x, "x"), y: dataView(y, "y"), batchSize: Int(batchSize))
             for (i, v) in values.enumerated() { out[i] = v }
         }

@@ -51,7 +51,11 @@ public func lstmkit_tokenizer_texts_to_sequences(_ h: OpaquePointer?, _ p: Unsaf
         let docs = try texts(p, n)
         let seqs = try withTokenizer(h) { t in try docs.map { try t.sequence(for: $0) } }
         let total = seqs.reduce(0) { $0 + $1.count }
-        guard let out = try outputBuffer(ids, capacity: capacity, count: total, count) else { return }
+        guard let out = try outputBuffer(ids, capacity: capacity, count: total, count) else {
+            // No ids at all is not only a query: the offsets (all zero) are still the answer.
+            if total == 0, let offsets { for i in 0...seqs.count { offsets[i] = 0 } }
+            return
+        }
         let offsets = try requirePointer(offsets, "offsets")
         var pos = 0
         for (i, s) in seqs.enumerated() {

@@ -645,6 +645,18 @@ for uname, text in BAD_UTF8.items():
     case("tokenizer_fit-bad_utf8_%s" % uname, ARG, (lambda t: lambda: fit_bad_text(t))(text))
     case("texts_to_sequences-bad_utf8_%s" % uname, ARG, (lambda t: lambda: C.lstmkit_tokenizer_texts_to_sequences(
         fx().tok, (c_char_p * 1)(t), 1, None, 0, sz(), None))(text))
+def empty_texts_fill_offsets():
+    offsets = (c_int64 * 3)(7, 7, 7)
+    count = c_size_t(99)
+    status = C.lstmkit_tokenizer_texts_to_sequences(fx().tok, (c_char_p * 2)(b"", b"!!"), 2, None, 0,
+                                                    byref(count), offsets)
+    assert (count.value, list(offsets)) == (0, [0, 0, 0])
+    return status
+
+
+case("texts_to_sequences-no_ids_still_fills_offsets", OK, empty_texts_fill_offsets)
+case("evaluate-batch_0_even_when_querying", ARG,
+     lambda: C.lstmkit_model_evaluate(fx().dense, dx().ref, dy().ref, 0, None, 0, sz()))
 case("tokenizer_fit-valid_utf8_all_planes", OK,
      lambda: C.lstmkit_tokenizer_fit(fx().tok, (c_char_p * 1)("é 日本 😀 \u0301".encode()), 1))
 case("tokenizer_fit-n_huge", ARG, lambda: C.lstmkit_tokenizer_fit(fx().tok, (c_char_p * 1)(b"a"), 2 ** 64 - 1))
