@@ -121,3 +121,36 @@ def main(out):
 if __name__ == "__main__":
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "seeds")
     json_seeds(Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "seeds_json")
+
+
+def crafted(metadata, tensors=()):
+    """A safetensors file with our CRC-32 (over the metadata values in key order, then the data),
+    for files the engine itself would never write."""
+    import zlib
+    data = b"".join(t[2] for t in tensors)
+    crc = 0
+    for key in sorted(metadata, key=lambda k: k.encode()):
+        crc = zlib.crc32(metadata[key].encode(), crc)
+    crc = zlib.crc32(data, crc)
+    header, offset = {}, 0
+    for name, shape, blob in tensors:
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+    header["__metadata__"] = dict(metadata, **{"lstmkit.crc32": "%08x" % crc})
+    return safetensors(header) + data
+
+
+def regressions(out):
+    """Valid-checksum files describing models far too large for memory. Before the memory budget
+    (Training/MemoryBudget.swift) loading them aborted the process in the weight allocation."""
+    out.mkdir(parents=True, exist_ok=True)
+    def meta(layers, shape):
+        return {"lstmkit.format": "1", "lstmkit.version": "0.1.0",
+                "lstmkit.config": json.dumps({"name": "s", "input_shape": shape, "layers": layers}),
+                "lstmkit.built_input_shape": json.dumps(shape)}
+    (out / "terabyte_embedding.lstmkit").write_bytes(crafted(meta(
+        [{"class_name": "Embedding", "config": {"input_dim": 1 << 24, "output_dim": 65536}}], [3])))
+    (out / "terabyte_dense.lstmkit").write_bytes(crafted(meta(
+        [{"class_name": "Dense", "config": {"units": 1 << 20}}], [1 << 24])))
+    (out / "terabyte_lstm.lstmkit").write_bytes(crafted(meta(
+        [{"class_name": "LSTM", "config": {"units": 16384}}], [2, 1 << 24])))
