@@ -24,26 +24,67 @@
  *
  * Errors
  * ------
- * Every function that can fail returns an int status: LSTMKIT_OK (0) or one of the negative
- * LSTMKIT_E_* codes below. After a failure, lstmkit_last_error() returns a readable message.
- * The message is owned by the library, is per thread, and stays valid until the next failing
- * call on the same thread. A failed call leaves its handles as they were before the call
- * (a failed fit keeps the weights of the last completed batch).
+ * The library never aborts its host process on bad input: every argument of every function is
+ * checked, and every failure is reported, never "handled" by crashing.
+ *  - Every function that can fail returns an int status: LSTMKIT_OK (0) or one of the negative
+ *    LSTMKIT_E_* codes below (new codes may be appended; treat unknown negatives as failures).
+ *    lstmkit_version*, lstmkit_last_error and the *_free functions cannot fail.
+ *  - After a failure, lstmkit_last_error() returns a readable message naming the argument or the
+ *    place at fault ("x[17] = 5001 is not a token id in 0..<5001", "the loss became nan at
+ *    epoch 2, batch 31; ..."). The message is owned by the library, is per thread, and stays
+ *    valid until the next failing call on the same thread. Successful calls leave it alone.
+ *  - A failed call leaves weights, settings and tokenizers as they were (a model declared
+ *    without an input shape may have been built from the data's shape), and sets *out handles
+ *    to NULL. The exceptions are the ones that stop training part way, which keep the work done:
+ *    LSTMKIT_E_CANCELLED and LSTMKIT_E_NUMERIC (the weights of the last good batch; the
+ *    optimizer state is kept too, compile again to reset it).
+ * Which calls fail how:
+ *  - INVALID_ARGUMENT: a NULL pointer where one is required; a freed, foreign or wrongly typed
+ *    handle (handles are checked against a registry, never dereferenced blindly, and a freed
+ *    handle's value is never reused); an lstmkit_array with a bad dtype, ndim outside 1..8, a
+ *    dimension < 1, more than 2^40 elements, or NULL shape/data; data that does not fit the model
+ *    (shape, x/y row counts, token ids outside 0..input_dim-1, NaN or Inf in inputs or labels,
+ *    labels outside their classes); batch_size < 1; a path that is empty or not UTF-8; invalid
+ *    UTF-8 in a text (the tokenizer is left unchanged).
+ *  - BAD_CONFIG: a model, compile, fit-options or tokenizer JSON that is not valid JSON or is not
+ *    understood (unknown layer, loss, optimizer, metric or fit option; a missing field; a value
+ *    of the wrong type or outside its range; layers that do not fit together).
+ *  - WRONG_STATE: fit or evaluate before compile (predict on an uncompiled model is fine, as in
+ *    Keras); weights or save before the model has an input shape; a call on a model that another
+ *    thread is training (see Threading).
+ *  - IO: a file that cannot be opened, read, written, synced or renamed (the message carries the
+ *    system's reason, e.g. "No space left on device").
+ *  - FORMAT: a model file that is truncated, corrupt (CRC-32 mismatch), not a model, or made by
+ *    an incompatible version.
+ *  - NO_MEMORY: sizes that would not fit in memory are refused before anything is allocated:
+ *    weights (with gradients and optimizer state) beyond physical memory or RLIMIT_AS/DATA,
+ *    a batch whose activations would not fit, an output too large to address.
+ *  - BUFFER_TOO_SMALL: see Memory; the size needed is still reported.
+ *  - CANCELLED: the progress callback returned non-zero; fit stopped after that batch and the
+ *    model is usable. NUMERIC: a loss, gradient or weight update became NaN or Inf during fit;
+ *    the message names the epoch and batch.
+ *  - INTERNAL: a bug in lstmkit; please report the message.
  *
  * Memory
  * ------
  * Handles are created by lstmkit_*_create / lstmkit_*_load and released by the matching
- * lstmkit_*_free; freeing NULL does nothing. Input arrays are borrowed for the duration of the
- * call only. Output buffers are always allocated by the caller: pass NULL and capacity 0 to
- * learn the size needed (returned through the count/needed argument with status LSTMKIT_OK); a
- * capacity that is too small returns LSTMKIT_E_BUFFER_TOO_SMALL with the size still reported.
- * Strings written into caller buffers are NUL-terminated; sizes include the NUL.
+ * lstmkit_*_free; freeing NULL, a handle already freed, or a handle of the other type does
+ * nothing. Input arrays are borrowed for the duration of the call only. Output buffers are
+ * always allocated by the caller: pass NULL and capacity 0 to learn the size needed (returned
+ * through the count/needed argument with status LSTMKIT_OK); a capacity that is too small returns
+ * LSTMKIT_E_BUFFER_TOO_SMALL with the size still reported. Strings written into caller buffers
+ * are NUL-terminated; sizes include the NUL.
  *
  * Threading
  * ---------
- * Different handles may be used from different threads at the same time. One handle must not
- * be used by two threads at once; the caller serialises calls on the same handle. The progress
- * callback runs on the thread that called lstmkit_model_fit.
+ * Different handles may be used from different threads at the same time. Calls on one handle
+ * from several threads are serialised by the library (each waits for the one before; several
+ * threads predicting on one model get the same results as one thread would). While
+ * lstmkit_model_fit runs, other threads' calls on that model fail with LSTMKIT_E_WRONG_STATE
+ * rather than wait for the whole fit. The progress callback runs on the thread that called
+ * lstmkit_model_fit; from it, that model may be read, predicted with and saved, but not
+ * compiled or fitted again (LSTMKIT_E_WRONG_STATE). Freeing a handle that another thread is
+ * using is safe: the object lives until that call returns.
  */
 #ifndef LSTMKIT_H
 #define LSTMKIT_H

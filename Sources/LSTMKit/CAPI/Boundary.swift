@@ -39,14 +39,20 @@ func apiCall(_ body: () throws -> Void) -> Int32 {
     }
 }
 
-/// Live handles. Lookups take a lock, which is cheap next to any call that does real work.
+/// Live handles. A handle is not the object's address but a serial number that is never reused,
+/// so a freed handle stays invalid even after its memory has gone to a new object, and a foreign
+/// pointer is refused without being dereferenced. Lookups take a lock, which is cheap next to any
+/// call that does real work.
 enum HandleRegistry {
     private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
         let p = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         pthread_mutex_init(p, nil)
         return p
     }()
-    private static var live: [UnsafeMutableRawPointer: AnyObject] = [:]
+    private static var live: [UInt: HandleEntry] = [:]
+    private static var serial: UInt = 0
+    /// High bits that mark our handles; the low 4 bits stay zero, like an aligned pointer's.
+    private static let tag: UInt = 0x4C4B_0000_0000_0000
 
     private static func locked<T>(_ body: () -> T) -> T {
         pthread_mutex_lock(lock)
@@ -55,28 +61,101 @@ enum HandleRegistry {
     }
 
     static func register(_ object: AnyObject) -> OpaquePointer {
-        let p = Unmanaged.passRetained(object).toOpaque()
-        locked { live[p] = object }
-        return OpaquePointer(p)
+        let key: UInt = locked {
+            serial += 1
+            let key = tag | (serial << 4)
+            live[key] = HandleEntry(object)
+            return key
+        }
+        return OpaquePointer(bitPattern: key)!
     }
 
-    static func lookup<T: AnyObject>(_ handle: OpaquePointer?, as type: T.Type, _ what: String) throws -> T {
+    static func entry<T: AnyObject>(_ handle: OpaquePointer?, as type: T.Type, _ what: String) throws -> (T, HandleEntry) {
         guard let handle else { throw LSTMKitError(.invalidArgument, "\(what) is NULL") }
-        let object = locked { live[UnsafeMutableRawPointer(handle)] }
-        guard let typed = object as? T else {
+        let entry = locked { live[UInt(bitPattern: Int(bitPattern: handle))] }
+        guard let entry, let typed = entry.object as? T else {
             throw LSTMKitError(.invalidArgument, "\(what) is not a live \(String(describing: T.self).lowercased()) handle (already freed, or not from lstmkit)")
         }
-        return typed
+        return (typed, entry)
+    }
+
+    /// Runs body with the handle's object under the handle's rules for concurrent use (see
+    /// HandleEntry). Every entry point that takes a handle goes through here.
+    static func with<T: AnyObject, R>(_ handle: OpaquePointer?, as type: T.Type, _ what: String,
+                                      _ access: HandleEntry.Access = .read,
+                                      _ body: (T) throws -> R) throws -> R {
+        let (object, entry) = try self.entry(handle, as: type, what)
+        return try entry.use(access, what) { try body(object) }
     }
 
     /// Returns false when the pointer was not a live handle (double free or foreign pointer).
+    /// The object lives on until a call still using it (on another thread) returns.
+    /// A handle of another type (a tokenizer passed to lstmkit_model_free) is left alone.
     @discardableResult
-    static func release(_ handle: OpaquePointer?) -> Bool {
+    static func release<T: AnyObject>(_ handle: OpaquePointer?, as type: T.Type) -> Bool {
         guard let handle else { return true }
-        let p = UnsafeMutableRawPointer(handle)
-        let found = locked { live.removeValue(forKey: p) != nil }
-        if found { Unmanaged<AnyObject>.fromOpaque(p).release() }
-        return found
+        let key = UInt(bitPattern: Int(bitPattern: handle))
+        return locked { () -> Bool in
+            guard let entry = live[key], entry.object is T else { return false }
+            live[key] = nil
+            return true
+        }
+    }
+
+    /// Number of live handles (for tests).
+    static var count: Int { locked { live.count } }
+}
+
+/// One live handle: its object, a lock that serialises ordinary calls on it, and the thread (if
+/// any) that is training it. Training runs without the lock, so it is not held for minutes;
+/// instead the other threads' calls are refused with LSTMKIT_E_WRONG_STATE while it runs. The
+/// training thread itself may still call in from the progress callback (to read weights, save a
+/// checkpoint, predict), but not compile or fit again.
+final class HandleEntry {
+    enum Access {
+        case read       // waits for other ordinary calls; allowed from the progress callback
+        case reconfigure // waits likewise; refused during training, even from the callback
+        case train      // fit: refused while anything else trains the handle
+    }
+
+    let object: AnyObject
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var trainer: pthread_t? = nil
+
+    init(_ object: AnyObject) {
+        self.object = object
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func use<R>(_ access: Access, _ what: String, _ body: () throws -> R) throws -> R {
+        pthread_mutex_lock(mutex)
+        if let t = trainer {
+            let sameThread = pthread_equal(t, pthread_self()) != 0
+            pthread_mutex_unlock(mutex)
+            guard sameThread && access == .read else {
+                throw LSTMKitError(.wrongState, sameThread
+                    ? "\(what) is being trained by this thread's lstmkit_model_fit; compile or fit it from the progress callback is not allowed"
+                    : "\(what) is being trained by another thread; calls on one handle must not overlap with its lstmkit_model_fit")
+            }
+            return try body()
+        }
+        if access == .train {
+            trainer = pthread_self()
+            pthread_mutex_unlock(mutex)
+            defer {
+                pthread_mutex_lock(mutex)
+                trainer = nil
+                pthread_mutex_unlock(mutex)
+            }
+            return try body()
+        }
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
     }
 }
 
@@ -85,9 +164,14 @@ func requirePointer<T>(_ p: T?, _ what: String) throws -> T {
     return p
 }
 
+/// A caller's NUL-terminated string, which must be valid UTF-8: String(cString:) would quietly
+/// replace bad bytes, and a path changed that way names a different file.
 func cString(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String {
     let p = try requirePointer(p, what)
-    return String(cString: p)
+    guard let s = String(validatingCString: p) else {
+        throw LSTMKitError(.invalidArgument, "\(what) is not valid UTF-8")
+    }
+    return s
 }
 
 func parseJSONArgument(_ p: UnsafePointer<CChar>?, _ what: String, allowNull: Bool = false) throws -> JSON? {
@@ -160,4 +244,17 @@ func writeShape(_ shape: [Int], _ out: UnsafeMutablePointer<Int64>?, _ capacity:
         throw LSTMKitError(.bufferTooSmall, "the shape buffer holds \(capacity) entries, \(shape.count) are needed")
     }
     for (i, d) in shape.enumerated() { out[i] = Int64(d) }
+}
+
+/// Product of a shape's dimensions, refusing one that does not fit in memory's address range.
+func elementCount(_ shape: [Int], _ what: String) throws -> Int {
+    var total = 1
+    for d in shape {
+        let (p, overflow) = total.multipliedReportingOverflow(by: d)
+        guard !overflow && p <= Int.max / 8 else {
+            throw LSTMKitError(.noMemory, "\(what) of shape \(shape) has too many elements to address")
+        }
+        total = p
+    }
+    return total
 }

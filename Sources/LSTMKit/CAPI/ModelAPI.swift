@@ -3,7 +3,9 @@ import CLSTMKitABI
 
 // The C entry points for models: argument checks and conversions only; the work is in Model.
 
-private func model(_ h: OpaquePointer?) throws -> Model { try HandleRegistry.lookup(h, as: Model.self, "model") }
+private func withModel<R>(_ h: OpaquePointer?, _ access: HandleEntry.Access = .read, _ body: (Model) throws -> R) throws -> R {
+    try HandleRegistry.with(h, as: Model.self, "model", access, body)
+}
 
 @_cdecl("lstmkit_version")
 public func lstmkit_version() -> Int32 { libraryVersion }
@@ -22,37 +24,48 @@ public func lstmkit_model_create(_ config: UnsafePointer<CChar>?, _ seed: UInt64
         let out = try requirePointer(out, "out")
         out.pointee = nil
         let json = try parseJSONArgument(config, "config_json")!
-        out.pointee = HandleRegistry.register(try Model(config: json, seed: seed))
+        let m: Model
+        do {
+            m = try Model(config: json, seed: seed)
+        } catch let e as LSTMKitError where e.status == .invalidArgument {
+            // Layers that do not fit together (checked when an input shape is declared) are a
+            // configuration problem here; the same check on fit/predict data is an argument one.
+            throw LSTMKitError(.badConfig, e.message)
+        }
+        out.pointee = HandleRegistry.register(m)
     }
 }
 
 @_cdecl("lstmkit_model_free")
 public func lstmkit_model_free(_ h: OpaquePointer?) {
-    HandleRegistry.release(h)
+    HandleRegistry.release(h, as: Model.self)
 }
 
 @_cdecl("lstmkit_model_compile")
 public func lstmkit_model_compile(_ h: OpaquePointer?, _ settings: UnsafePointer<CChar>?) -> Int32 {
-    apiCall { try model(h).compile(parseJSONArgument(settings, "compile_json")!) }
+    apiCall {
+        let json = try parseJSONArgument(settings, "compile_json")!
+        try withModel(h, .reconfigure) { try $0.compile(json) }
+    }
 }
 
 @_cdecl("lstmkit_model_summary")
 public func lstmkit_model_summary(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
                                   _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
-    apiCall { try writeText(model(h).summary, buf, capacity, needed) }
+    apiCall { try writeText(withModel(h) { $0.summary }, buf, capacity, needed) }
 }
 
 @_cdecl("lstmkit_model_config")
 public func lstmkit_model_config(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
                                  _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
-    apiCall { try writeText(model(h).config.serialized(), buf, capacity, needed) }
+    apiCall { try writeText(withModel(h) { $0.config.serialized() }, buf, capacity, needed) }
 }
 
 @_cdecl("lstmkit_model_count_params")
 public func lstmkit_model_count_params(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     apiCall {
-        let m = try model(h)
-        try requirePointer(out, "out").pointee = Int64(m.paramCount)
+        let n = try withModel(h) { $0.paramCount }
+        try requirePointer(out, "out").pointee = Int64(n)
     }
 }
 
@@ -60,11 +73,10 @@ public func lstmkit_model_count_params(_ h: OpaquePointer?, _ out: UnsafeMutable
 public func lstmkit_model_input_spec(_ h: OpaquePointer?, _ shape: UnsafeMutablePointer<Int64>?, _ capacity: Int32,
                                      _ ndim: UnsafeMutablePointer<Int32>?, _ dtype: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
-        let m = try model(h)
-        let known = m.expectedInput
+        let (known, ids) = try withModel(h) { m in (m.expectedInput, m.inputIsIds) }
         let dims = [-1] + (known ?? []).map { $0 ?? -1 }
         try writeShape(known == nil ? [-1] : dims, shape, capacity, ndim)
-        dtype?.pointee = m.inputIsIds ? Int32(LSTMKIT_INT32) : Int32(LSTMKIT_FLOAT32)
+        dtype?.pointee = ids ? Int32(LSTMKIT_INT32) : Int32(LSTMKIT_FLOAT32)
     }
 }
 
@@ -73,7 +85,6 @@ public func lstmkit_model_fit(_ h: OpaquePointer?, _ x: UnsafePointer<lstmkit_ar
                               _ options: UnsafePointer<CChar>?, _ progress: lstmkit_progress_fn?,
                               _ user: UnsafeMutableRawPointer?) -> Int32 {
     apiCall {
-        let m = try model(h)
         let xv = try dataView(x, "x"), yv = try dataView(y, "y")
         let opts = try FitOptions(json: parseJSONArgument(options, "options_json", allowNull: true))
         var report: ((Progress) -> Bool)? = nil
@@ -97,7 +108,7 @@ public func lstmkit_model_fit(_ h: OpaquePointer?, _ x: UnsafePointer<lstmkit_ar
                 }
             }
         }
-        try m.fit(x: xv, y: yv, options: opts, progress: report)
+        try withModel(h, .train) { try $0.fit(x: xv, y: yv, options: opts, progress: report) }
     }
 }
 
@@ -106,13 +117,14 @@ public func lstmkit_model_evaluate(_ h: OpaquePointer?, _ x: UnsafePointer<lstmk
                                    _ batchSize: Int64, _ results: UnsafeMutablePointer<Double>?, _ capacity: Int,
                                    _ count: UnsafeMutablePointer<Int>?) -> Int32 {
     apiCall {
-        let m = try model(h)
-        guard let compiled = m.compiled else { throw LSTMKitError(.wrongState, "the model must be compiled before evaluate") }
-        let n = 1 + compiled.metrics.count
-        guard let out = try outputBuffer(results, capacity: capacity, count: n, count) else { return }
         try require(batchSize >= 1 && batchSize <= 1 << 24, "batch_size must be 1 to 2^24, got \(batchSize)")
-        let values = try m.evaluate(x: dataView(x, "x"), y: dataView(y, "y"), batchSize: Int(batchSize))
-        for (i, v) in values.enumerated() { out[i] = v }
+        try withModel(h) { m in
+            guard let compiled = m.compiled else { throw LSTMKitError(.wrongState, "the model must be compiled before evaluate") }
+            let n = 1 + compiled.metrics.count
+            guard let out = try outputBuffer(results, capacity: capacity, count: n, count) else { return }
+            let values = try m.evaluate(x: dataView(x, "x"), y: dataView(y, "y"), batchSize: Int(batchSize))
+            for (i, v) in values.enumerated() { out[i] = v }
+        }
     }
 }
 
@@ -122,13 +134,15 @@ public func lstmkit_model_predict(_ h: OpaquePointer?, _ x: UnsafePointer<lstmki
                                   _ outShape: UnsafeMutablePointer<Int64>?, _ shapeCapacity: Int32,
                                   _ outNdim: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
-        let m = try model(h)
         let xv = try dataView(x, "x")
         try require(batchSize >= 1 && batchSize <= 1 << 24, "batch_size must be 1 to 2^24, got \(batchSize)")
-        let shape = try m.predictShape(x: xv)
-        try writeShape(shape, outShape, shapeCapacity, outNdim)
-        guard let buf = try outputBuffer(out, capacity: capacity, count: shape.reduce(1, *), count) else { return }
-        try m.predict(x: xv, batchSize: Int(batchSize), into: buf)
+        try withModel(h) { m in
+            let shape = try m.predictShape(x: xv, batchSize: Int(batchSize))
+            try writeShape(shape, outShape, shapeCapacity, outNdim)
+            let total = try elementCount(shape, "the output")
+            guard let buf = try outputBuffer(out, capacity: capacity, count: total, count) else { return }
+            try m.predict(x: xv, batchSize: Int(batchSize), into: buf)
+        }
     }
 }
 
@@ -144,8 +158,8 @@ private func weight(_ m: Model, _ index: Int32) throws -> (String, Param) {
 @_cdecl("lstmkit_model_weight_count")
 public func lstmkit_model_weight_count(_ h: OpaquePointer?, _ n: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
-        let m = try model(h)
-        try requirePointer(n, "n").pointee = Int32(m.params.count)
+        let count = try withModel(h) { $0.params.count }
+        try requirePointer(n, "n").pointee = Int32(count)
     }
 }
 
@@ -155,7 +169,7 @@ public func lstmkit_model_weight_info(_ h: OpaquePointer?, _ index: Int32, _ nam
                                       _ shape: UnsafeMutablePointer<Int64>?, _ shapeCapacity: Int32,
                                       _ ndim: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
-        let (n, p) = try weight(model(h), index)
+        let (n, p) = try withModel(h) { try weight($0, index) }
         try writeText(n, name, nameCapacity, nameNeeded)
         try writeShape(p.shape, shape, shapeCapacity, ndim)
     }
@@ -165,9 +179,11 @@ public func lstmkit_model_weight_info(_ h: OpaquePointer?, _ index: Int32, _ nam
 public func lstmkit_model_get_weight(_ h: OpaquePointer?, _ index: Int32, _ out: UnsafeMutablePointer<Float>?,
                                      _ capacity: Int, _ count: UnsafeMutablePointer<Int>?) -> Int32 {
     apiCall {
-        let (_, p) = try weight(model(h), index)
-        guard let buf = try outputBuffer(out, capacity: capacity, count: p.count, count) else { return }
-        p.value.withUnsafeBufferPointer { buf.update(from: $0.baseAddress!, count: p.count) }
+        try withModel(h) { m in
+            let (_, p) = try weight(m, index)
+            guard let buf = try outputBuffer(out, capacity: capacity, count: p.count, count) else { return }
+            p.value.withUnsafeBufferPointer { buf.update(from: $0.baseAddress!, count: p.count) }
+        }
     }
 }
 
@@ -175,26 +191,27 @@ public func lstmkit_model_get_weight(_ h: OpaquePointer?, _ index: Int32, _ out:
 public func lstmkit_model_set_weight(_ h: OpaquePointer?, _ index: Int32, _ values: UnsafePointer<Float>?,
                                      _ count: Int) -> Int32 {
     apiCall {
-        let (name, p) = try weight(model(h), index)
-        let values = try requirePointer(values, "values")
-        guard count == p.count else {
-            throw LSTMKitError(.invalidArgument, "weight '\(name)' has \(p.count) values (shape \(p.shape)), got \(count)")
+        try withModel(h) { m in
+            let (name, p) = try weight(m, index)
+            let values = try requirePointer(values, "values")
+            guard count == p.count else {
+                throw LSTMKitError(.invalidArgument, "weight '\(name)' has \(p.count) values (shape \(p.shape)), got \(count)")
+            }
+            let new = Array(UnsafeBufferPointer(start: values, count: count))
+            if let bad = new.firstIndex(where: { !$0.isFinite }) {
+                throw LSTMKitError(.invalidArgument, "values[\(bad)] is \(new[bad]); weights must be finite")
+            }
+            p.value = new
         }
-        let new = Array(UnsafeBufferPointer(start: values, count: count))
-        if let bad = new.firstIndex(where: { !$0.isFinite }) {
-            throw LSTMKitError(.invalidArgument, "values[\(bad)] is \(new[bad]); weights must be finite")
-        }
-        p.value = new
     }
 }
 
 @_cdecl("lstmkit_model_save")
 public func lstmkit_model_save(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
     apiCall {
-        let m = try model(h)
         let path = try cString(path, "path")
         try require(!path.isEmpty, "path is empty")
-        try m.save(path: path)
+        try withModel(h) { try $0.save(path: path) }
     }
 }
 
@@ -212,8 +229,8 @@ public func lstmkit_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutab
 @_cdecl("lstmkit_model_set_tokenizer")
 public func lstmkit_model_set_tokenizer(_ h: OpaquePointer?, _ t: OpaquePointer?) -> Int32 {
     apiCall {
-        let m = try model(h)
-        m.tokenizer = try t.map { try HandleRegistry.lookup($0, as: Tokenizer.self, "tokenizer").copy() }
+        let copy = try t.map { try HandleRegistry.with($0, as: Tokenizer.self, "tokenizer") { $0.copy() } }
+        try withModel(h) { $0.tokenizer = copy }
     }
 }
 
@@ -222,6 +239,6 @@ public func lstmkit_model_get_tokenizer(_ h: OpaquePointer?, _ out: UnsafeMutabl
     apiCall {
         let out = try requirePointer(out, "out")
         out.pointee = nil
-        if let t = try model(h).tokenizer { out.pointee = HandleRegistry.register(t.copy()) }
+        if let t = try withModel(h, .read, { $0.tokenizer?.copy() }) { out.pointee = HandleRegistry.register(t) }
     }
 }

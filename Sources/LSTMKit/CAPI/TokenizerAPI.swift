@@ -3,8 +3,8 @@ import CLSTMKitABI
 
 // The C entry points for Tokenizer and pad_sequences.
 
-private func tokenizer(_ h: OpaquePointer?) throws -> Tokenizer {
-    try HandleRegistry.lookup(h, as: Tokenizer.self, "tokenizer")
+private func withTokenizer<R>(_ h: OpaquePointer?, _ body: (Tokenizer) throws -> R) throws -> R {
+    try HandleRegistry.with(h, as: Tokenizer.self, "tokenizer", .read, body)
 }
 
 /// The n caller texts as UTF-8 byte buffers (borrowed).
@@ -30,18 +30,15 @@ public func lstmkit_tokenizer_create(_ options: UnsafePointer<CChar>?, _ out: Un
 
 @_cdecl("lstmkit_tokenizer_free")
 public func lstmkit_tokenizer_free(_ h: OpaquePointer?) {
-    HandleRegistry.release(h)
+    HandleRegistry.release(h, as: Tokenizer.self)
 }
 
 @_cdecl("lstmkit_tokenizer_fit")
 public func lstmkit_tokenizer_fit(_ h: OpaquePointer?, _ p: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int) -> Int32 {
     apiCall {
-        let t = try tokenizer(h)
         let docs = try texts(p, n)
-        // Validate every text before counting any, so a bad text leaves the tokenizer unchanged.
-        let scratch = t.copy()
-        for d in docs { try scratch.fit(text: d) }
-        for d in docs { try t.fit(text: d) }
+        // fit(texts:) checks every text before counting any, so a bad text changes nothing.
+        try withTokenizer(h) { try $0.fit(texts: docs) }
     }
 }
 
@@ -51,11 +48,14 @@ public func lstmkit_tokenizer_texts_to_sequences(_ h: OpaquePointer?, _ p: Unsaf
                                                  _ count: UnsafeMutablePointer<Int>?,
                                                  _ offsets: UnsafeMutablePointer<Int64>?) -> Int32 {
     apiCall {
-        let t = try tokenizer(h)
         let docs = try texts(p, n)
-        let seqs = try docs.map { try t.sequence(for: $0) }
+        let seqs = try withTokenizer(h) { t in try docs.map { try t.sequence(for: $0) } }
         let total = seqs.reduce(0) { $0 + $1.count }
-        guard let out = try outputBuffer(ids, capacity: capacity, count: total, count) else { return }
+        guard let out = try outputBuffer(ids, capacity: capacity, count: total, count) else {
+            // No ids at all is not only a query: the offsets (all zero) are still the answer.
+            if total == 0, let offsets { for i in 0...seqs.count { offsets[i] = 0 } }
+            return
+        }
         let offsets = try requirePointer(offsets, "offsets")
         var pos = 0
         for (i, s) in seqs.enumerated() {
@@ -70,7 +70,7 @@ public func lstmkit_tokenizer_texts_to_sequences(_ h: OpaquePointer?, _ p: Unsaf
 @_cdecl("lstmkit_tokenizer_to_json")
 public func lstmkit_tokenizer_to_json(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
                                       _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
-    apiCall { try writeText(tokenizer(h).toJSON().serialized(), buf, capacity, needed) }
+    apiCall { try writeText(withTokenizer(h) { $0.toJSON().serialized() }, buf, capacity, needed) }
 }
 
 @_cdecl("lstmkit_tokenizer_from_json")

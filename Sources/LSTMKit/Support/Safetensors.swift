@@ -21,6 +21,13 @@ public enum Safetensors {
     static let maxHeaderBytes: UInt64 = 100_000_000
     static let maxFileBytes: Int = 4 << 30
     static let metadataKey = "__metadata__"
+    /// The fuzzing build (fuzz/run.sh, -DLSTMKIT_FUZZING) accepts any well-formed checksum, so
+    /// mutated files get past it to the configuration, weights and tokenizer they carry.
+    #if LSTMKIT_FUZZING
+    static let ignoresChecksum = true
+    #else
+    static let ignoresChecksum = false
+    #endif
 
     // MARK: Encode
 
@@ -198,7 +205,8 @@ public enum Safetensors {
         guard let stored = metadata[checksumKey] else { throw bad("missing checksum (\(checksumKey))") }
         var others = metadata
         others[checksumKey] = nil
-        guard let expected = parseHex8(stored), expected == checksum(metadata: others, data: data) else {
+        let actual = checksum(metadata: others, data: data)
+        guard let expected = parseHex8(stored), expected == actual || ignoresChecksum else {
             throw bad("checksum mismatch: the file is corrupt")
         }
 

@@ -25,6 +25,10 @@ struct FitOptions {
     init() {}
     init(json: JSON?) throws {
         let c = try LayerConfig(json, className: "fit options")
+        // Our own format, so a misspelt option is an error rather than silently ignored.
+        for key in c.json.keys where !["epochs", "batch_size", "validation_split", "shuffle", "seed"].contains(key) {
+            throw LSTMKitError(.badConfig, "fit options: unknown option '\(key)' (epochs, batch_size, validation_split, shuffle, seed)")
+        }
         epochs = try c.int("epochs", default: 1, min: 0, max: 1 << 30)
         batchSize = try c.int("batch_size", default: 32, max: 1 << 24)
         if let v = json?["validation_split"], !v.isNull {
@@ -40,6 +44,16 @@ struct FitOptions {
             }
             seed = UInt64(d)
         }
+    }
+}
+
+@inline(__always)
+func allFinite(_ values: [Float]) -> Bool {
+    values.withUnsafeBufferPointer { b in
+        // One branch-free pass: v * 0 is 0 for finite v and NaN for NaN or infinity.
+        var acc: Float = 0
+        for v in b { acc += v * 0 }
+        return acc == 0
     }
 }
 
@@ -103,7 +117,8 @@ extension Model {
 
     /// One batch (the given rows of x and y): the mean loss and each metric's sum over the samples; with
     /// `train`, also backward and the optimizer step. The rows are split over the worker threads
-    /// (Training/Parallel.swift).
+    /// (Training/Parallel.swift). A training step whose loss, gradients or updated weights are
+    /// not finite throws .numeric and leaves the weights as they were before the batch.
     private func runBatch(x: DataView, y: DataView, rows idx: ArraySlice<Int>, outShape: [Int],
                           settings: CompileSettings, train: Bool, rng: inout Rng) throws -> (loss: Double, metrics: [Double]) {
         let parts = Model.split(idx.count, into: WorkerPool.shared.threads)
@@ -123,9 +138,21 @@ extension Model {
             }
         }
         let loss = results.reduce(0) { $0 + $1.loss }
-        if train && loss.isFinite {
+        if train {
+            guard loss.isFinite else { throw LSTMKitError(.numeric, "the loss became \(loss)") }
             sumWorkerGradients(parts.count)
+            let params = self.params
+            if let bad = params.first(where: { !allFinite($0.grad) }) {
+                throw LSTMKitError(.numeric, "the gradient of '\(bad.name)' became NaN or infinite (loss \(loss))")
+            }
+            // Copy-on-write makes this the one copy of the weights the step would make anyway
+            // if it had to be undone; it costs O(weights) against the batch's O(batch * weights).
+            let before = params.map { $0.value }
             settings.optimizer.step(params)
+            if let bad = params.firstIndex(where: { !allFinite($0.value) }) {
+                for (p, v) in zip(params, before) { p.value = v }
+                throw LSTMKitError(.numeric, "the update made '\(params[bad].name)' NaN or infinite (loss \(loss); is the learning rate too large?)")
+            }
         }
         let metrics = results.dropFirst().reduce(results[0].metrics) { sums, part in zip(sums, part.metrics).map { $0 + $1 } }
         return (loss, metrics)
@@ -175,6 +202,7 @@ extension Model {
             throw LSTMKitError(.invalidArgument, "validation_split \(options.validationSplit) leaves no validation samples out of \(n)")
         }
         let bs = options.batchSize
+        try checkBatchBudget(batch: min(bs, n), features: x.shape.dropFirst().map { $0 })
         let steps = (nTrain + bs - 1) / bs
         var rng = Rng(seed: options.seed)
         var order = Array(0..<nTrain)
@@ -188,9 +216,11 @@ extension Model {
             var metricSums = [Double](repeating: 0, count: settings.metrics.count)
             for step in 0..<steps {
                 let idx = order[(step * bs)..<min(nTrain, (step + 1) * bs)]
-                let (loss, metrics) = try runBatch(x: x, y: y, rows: idx, outShape: outShape, settings: settings, train: true, rng: &rng)
-                guard loss.isFinite else {
-                    throw LSTMKitError(.numeric, "the loss became \(loss) at epoch \(epoch + 1), batch \(step + 1); training stopped and the weights of the previous batch were kept")
+                let loss: Double, metrics: [Double]
+                do {
+                    (loss, metrics) = try runBatch(x: x, y: y, rows: idx, outShape: outShape, settings: settings, train: true, rng: &rng)
+                } catch let e as LSTMKitError where e.status == .numeric {
+                    throw LSTMKitError(.numeric, "\(e.message) at epoch \(epoch + 1), batch \(step + 1); training stopped and the weights of the previous batch were kept")
                 }
                 lossSum += loss * Double(idx.count)
                 for k in metricSums.indices { metricSums[k] += metrics[k] }
@@ -241,6 +271,7 @@ extension Model {
     func evaluate(x: DataView, y: DataView, batchSize: Int) throws -> [Double] {
         let settings = try requireCompiled()
         let outShape = try prepare(x: x, y: y)
+        try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
         try BLASLibrary.require()
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
@@ -248,13 +279,17 @@ extension Model {
     }
 
     /// Output shape (with batch) predict will produce for x.
-    func predictShape(x: DataView) throws -> [Int] {
-        [x.rows] + (try prepare(x: x, y: nil))
+    /// Checks first that a batch fits in memory, so the caller is not asked for a buffer in vain.
+    func predictShape(x: DataView, batchSize: Int) throws -> [Int] {
+        let shape = [x.rows] + (try prepare(x: x, y: nil))
+        try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
+        return shape
     }
 
     /// Inference over x in batches, written into out (predictShape(x) elements).
     func predict(x: DataView, batchSize: Int, into out: UnsafeMutablePointer<Float>) throws {
         let outShape = try prepare(x: x, y: nil)
+        try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
         let per = outShape.reduce(1, *)
         try BLASLibrary.require()
         let floatMode = ComputeFloatMode.enter()

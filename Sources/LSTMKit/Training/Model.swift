@@ -193,6 +193,7 @@ final class Model {
                 }
             }
         }
+        if !isBuilt { try checkWeightBudget(input: input) }
         var shape = input
         for layer in layers {
             try layer.build(input: shape, rng: &initRng)

@@ -1,0 +1,91 @@
+import Glibc
+
+/// Sizes that would not fit in memory are refused up front with LSTMKIT_E_NO_MEMORY: Swift
+/// cannot recover from a failed allocation, so in a library loaded into someone else's process
+/// "try it and see" would take that process down. The budget is the machine's physical memory,
+/// or the address-space / data rlimit when one is lower.
+enum MemoryBudget {
+    static let bytes: Int = {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        var budget = pages > 0 && pageSize > 0 ? pages.multipliedReportingOverflow(by: pageSize).partialValue : 1 << 34
+        if budget <= 0 { budget = 1 << 34 }
+        var lim = rlimit()
+        for resource in [RLIMIT_AS, RLIMIT_DATA] {
+            // RLIM_INFINITY is all ones, which the comparison treats as "no lower limit".
+            if getrlimit(__rlimit_resource_t(resource.rawValue), &lim) == 0 && lim.rlim_cur < UInt64(budget) {
+                budget = Int(lim.rlim_cur)
+            }
+        }
+        return budget
+    }()
+
+    static func describe(_ bytes: Int) -> String {
+        let gib = Double(bytes) / Double(1 << 30)
+        return gib >= 0.1 ? "\((gib * 10).rounded() / 10) GiB" : "\(bytes / (1 << 20)) MiB"
+    }
+
+    /// Saturating arithmetic for estimates: anything that overflows is "too much" anyway.
+    static func mul(_ a: Int, _ b: Int) -> Int {
+        let (p, o) = a.multipliedReportingOverflow(by: b)
+        return o || p < 0 ? Int.max : p
+    }
+    static func add(_ a: Int, _ b: Int) -> Int {
+        let (s, o) = a.addingReportingOverflow(b)
+        return o ? Int.max : s
+    }
+}
+
+extension Model {
+    /// Weights each layer would create for `input` (without batch), computed without building.
+    /// Layers not listed here are counted as having no weights.
+    static func plannedParams(_ layer: Layer, input: FeatureShape) -> Int {
+        let last = input.last.flatMap { $0 } ?? 1
+        typealias B = MemoryBudget
+        switch layer {
+        case let e as Embedding: return B.mul(e.inputDim, e.outputDim)
+        case let l as LSTM: return B.mul(B.add(B.add(last, l.units), 1), B.mul(4, l.units))
+        case let d as Dense: return B.mul(B.add(last, d.useBias ? 1 : 0), d.units)
+        default: return 0
+        }
+    }
+
+    /// Refuses to build weights that could not be trained in memory: each weight needs its value,
+    /// its gradient and Adam's two moments (16 bytes), and LSTM's orthogonal initialiser a
+    /// temporary copy in double precision.
+    func checkWeightBudget(input: FeatureShape) throws {
+        var shape = input
+        var total = 0
+        for layer in layers {
+            var bytes = MemoryBudget.mul(Model.plannedParams(layer, input: shape), 16)
+            if let l = layer as? LSTM { bytes = MemoryBudget.add(bytes, MemoryBudget.mul(MemoryBudget.mul(l.units, l.units), 32)) }
+            total = MemoryBudget.add(total, bytes)
+            guard let next = try? layer.outputShape(for: shape) else { break }  // build reports it
+            shape = next
+        }
+        guard total <= MemoryBudget.bytes else {
+            throw LSTMKitError(.noMemory, "model '\(name)' would need \(MemoryBudget.describe(total)) for its weights, more than the \(MemoryBudget.describe(MemoryBudget.bytes)) available")
+        }
+    }
+
+    /// Refuses a batch whose activations (kept for backward) would not fit in memory.
+    func checkBatchBudget(batch: Int, features: FeatureShape) throws {
+        typealias B = MemoryBudget
+        var shape = features
+        var perSample = shape.reduce(1) { B.mul($0, $1 ?? 1) }   // the gathered input rows
+        for layer in layers {
+            guard let next = try? layer.outputShape(for: shape) else { break }
+            let out = next.reduce(1) { B.mul($0, $1 ?? 1) }
+            if let l = layer as? LSTM {
+                // gates (4H), cell and hidden state per step, and their gradients
+                let steps = shape.first.flatMap { $0 } ?? 1
+                perSample = B.add(perSample, B.mul(B.mul(steps, l.units), 12))
+            }
+            perSample = B.add(perSample, B.mul(out, 3))   // output, its gradient, a mask or logits
+            shape = next
+        }
+        let total = B.mul(B.mul(perSample, 4), batch)
+        guard total <= B.bytes else {
+            throw LSTMKitError(.noMemory, "a batch of \(batch) samples would need \(B.describe(total)) of activations, more than the \(B.describe(B.bytes)) available; use a smaller batch_size")
+        }
+    }
+}
