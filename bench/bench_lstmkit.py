@@ -42,13 +42,36 @@ ap.add_argument("--infer-batches", type=int, default=4, help="batches of 256 per
 ap.add_argument("--infer-reps", type=int, default=3)
 ap.add_argument("--lat-n", type=int, default=30, help="batch-1 calls timed")
 ap.add_argument("--no-c-latency", action="store_true", help="skip the C batch-1 latency")
+ap.add_argument("--ftz", action="store_true",
+                help="measurement aid: flush denormals to zero (bench/ftz.c) before loading lstmkit")
+ap.add_argument("--coretype", default="",
+                help="measurement aid: OPENBLAS_CORETYPE (e.g. SkylakeX) for OpenBLAS builds that "
+                     "do not recognise the CPU")
 ap.add_argument("--latency-bin", default=os.environ.get("LSTMKIT_LATENCY_BIN", ""),
                 help="bench/latency binary (default: build it into a temporary folder)")
 args = ap.parse_args()
 
-# OpenBLAS reads its thread count once, when the library is loaded.
+# OpenBLAS reads its thread count (and OPENBLAS_CORETYPE) once, when the library is loaded.
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ[var] = str(args.threads)
+if args.coretype:
+    os.environ["OPENBLAS_CORETYPE"] = args.coretype
+FRAMEWORK = "lstmkit" + ("-ftz" if args.ftz else "") + ("-" + args.coretype.lower() if args.coretype else "")
+
+
+def build_ftz_shim():
+    """bench/ftz.c compiled into a temporary folder; its constructor sets FTZ/DAZ when loaded."""
+    import ctypes
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        raise SystemExit("--ftz needs a C compiler")
+    out = Path(tempfile.mkdtemp(prefix="lstmkit-ftz-")) / "libftz.so"
+    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(HERE / "ftz.c")], check=True)
+    ctypes.CDLL(str(out))  # sets MXCSR in this (the main) thread, before OpenBLAS starts threads
+    return str(out)
+
+
+FTZ_SHIM = build_ftz_shim() if args.ftz else None
 
 sys.path.insert(0, str(PEERS))
 sys.path.insert(0, str(REPO / "bindings" / "python"))
@@ -156,6 +179,8 @@ def c_latency(model):
         path = os.path.join(tmp, "model.lstmkit")
         model.save(path)
         env = dict(os.environ, LD_LIBRARY_PATH=str(Path(lstmkit.library_path).resolve().parent))
+        if FTZ_SHIM:
+            env["LD_PRELOAD"] = FTZ_SHIM
         proc = subprocess.run([latency_binary(), path, str(args.lat_n * 3), "5"],
                               capture_output=True, text=True, env=env, check=True)
     fields = dict(item.split("=") for item in proc.stdout.split() if "=" in item)
@@ -174,7 +199,7 @@ try:
     model.fit(x, y, batch_size=B, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
     fit_wall = time.perf_counter() - t0
 except Unsupported as exc:
-    print("unsupported: %s: %s" % (name, exc), flush=True)
+    print("unsupported: %s (%s): %s" % (name, FRAMEWORK, exc), flush=True)
     sys.exit(EXIT_UNSUPPORTED)
 
 # ---- training: windows of per-batch timestamps ------------------------------------------
@@ -210,7 +235,8 @@ if not args.no_c_latency:
 
 flops = train_flops_per_sample(name)
 emit({
-    "framework": "lstmkit",
+    "framework": FRAMEWORK,
+    "ftz": bool(args.ftz), "openblas_coretype": args.coretype or None,
     "model": name,
     "versions": {"lstmkit": lstmkit.library_version(), "numpy": np.__version__},
     "library_path": str(lstmkit.library_path),
