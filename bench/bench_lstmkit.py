@@ -54,24 +54,12 @@ args = ap.parse_args()
 # OpenBLAS reads its thread count (and OPENBLAS_CORETYPE) once, when the library is loaded.
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ[var] = str(args.threads)
-if args.coretype:
-    os.environ["OPENBLAS_CORETYPE"] = args.coretype
-FRAMEWORK = "lstmkit" + ("-ftz" if args.ftz else "") + ("-" + args.coretype.lower() if args.coretype else "")
+sys.path.insert(0, str(HERE))
+import aids  # noqa: E402
 
-
-def build_ftz_shim():
-    """bench/ftz.c compiled into a temporary folder; its constructor sets FTZ/DAZ when loaded."""
-    import ctypes
-    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        raise SystemExit("--ftz needs a C compiler")
-    out = Path(tempfile.mkdtemp(prefix="lstmkit-ftz-")) / "libftz.so"
-    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(HERE / "ftz.c")], check=True)
-    ctypes.CDLL(str(out))  # sets MXCSR in this (the main) thread, before OpenBLAS starts threads
-    return str(out)
-
-
-FTZ_SHIM = build_ftz_shim() if args.ftz else None
+aids.coretype(args.coretype)
+FRAMEWORK = aids.variant_name("lstmkit", args.ftz, args.coretype)
+FTZ_SHIM = aids.ftz() if args.ftz else None
 
 sys.path.insert(0, str(PEERS))
 sys.path.insert(0, str(REPO / "bindings" / "python"))

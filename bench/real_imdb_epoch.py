@@ -31,6 +31,11 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--framework", choices=["lstmkit", "keras"], default="lstmkit")
 ap.add_argument("--epochs", type=int, default=1)
 ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--max-steps", type=int, default=0,
+                help="stop after this many training batches and extrapolate the epoch from the "
+                     "median step time (for configurations too slow for a whole epoch)")
+ap.add_argument("--ftz", action="store_true", help="lstmkit: flush denormals (bench/aids.py)")
+ap.add_argument("--coretype", default="", help="lstmkit: OPENBLAS_CORETYPE (bench/aids.py)")
 ap.add_argument("--rows", type=int, default=25_000, help="training rows (first ROWS of the CSV)")
 ap.add_argument("--data", type=Path,
                 default=Path(os.environ.get("LSTMKIT_DATA") or REPO.parent / "shared" / "datasets"))
@@ -41,6 +46,13 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, str(REPO / "bindings" / "python"))
+sys.path.insert(0, str(HERE))
+import aids  # noqa: E402
+
+if args.framework == "lstmkit":
+    aids.coretype(args.coretype)
+    if args.ftz:
+        aids.ftz()
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -106,10 +118,15 @@ model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"]
 class EpochTimer(Callback):
     def __init__(self):
         super().__init__()
-        self.begin, self.seconds, self.logs = None, [], []
+        self.begin, self.seconds, self.logs, self.stamps = None, [], [], []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.begin = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.stamps.append(time.perf_counter())
+        if args.max_steps and len(self.stamps) >= args.max_steps:
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self.begin)
@@ -123,16 +140,24 @@ model.fit(x, y, epochs=args.epochs, batch_size=64, validation_split=0.1, verbose
 fit_wall = time.perf_counter() - t0
 
 later = timer.seconds[1:]
+steps_per_epoch = -(-int(len(texts) * 0.9) // 64)
+step_s = np.diff(timer.stamps[1:]) if len(timer.stamps) > 2 else np.array([])
+partial = bool(args.max_steps) and len(timer.stamps) < steps_per_epoch * args.epochs
 print("RESULT " + json.dumps({
-    "framework": args.framework,
+    "framework": aids.variant_name(args.framework, args.ftz, args.coretype),
+    "partial_epoch": partial,
+    "steps_done": len(timer.stamps),
+    "steps_per_epoch": steps_per_epoch,
+    "median_step_s": float(np.median(step_s)) if len(step_s) else None,
+    "est_epoch_train_s": float(np.median(step_s)) * steps_per_epoch if len(step_s) else None,
     "recipe": "imdb_real_M1",
     "versions": versions,
     "tokenizer": tokenizer_used,
     "threads": args.threads,
     "rows": len(texts),
     "epochs": args.epochs,
-    "epoch_s": timer.seconds,
-    "epoch1_s": timer.seconds[0] if timer.seconds else None,
+    "epoch_s": None if partial else timer.seconds,
+    "epoch1_s": timer.seconds[0] if timer.seconds and not partial else None,
     "later_epoch_s_median": float(np.median(later)) if later else None,
     "fit_wall_s": fit_wall,
     "preprocess_s": prep_s,

@@ -10,10 +10,14 @@
 #   ROUNDS      rounds (default 3)
 #   MODELS      models (default "M1 M2 M3 M3rd0 M4")
 #   FRAMEWORKS  default "lstmkit keras keras-xla torch torch-nomkldnn onnxruntime gemm"
+#               lstmkit variants (measurement aids, see bench_lstmkit.py): lstmkit-ftz flushes
+#               denormals to zero, lstmkit-ftz-skylakex also sets OPENBLAS_CORETYPE=SkylakeX
 #               (onnxruntime runs the .onnx file torch exported earlier in the same round, so it
 #               needs torch too; gemm = ../shared/peers/gemm_ref.py at 2 and 1 threads)
 #   REAL_IMDB   frameworks for the real-data IMDB epoch (bench/real_imdb_epoch.py) run once after
-#               the rounds, e.g. "lstmkit keras" (default: none); IMDB_EPOCHS (default 1)
+#               the rounds, e.g. "lstmkit keras" or "lstmkit-ftz-skylakex keras" (default: none);
+#               NAME@N stops after N batches and extrapolates the epoch (for slow variants),
+#               e.g. "lstmkit@30 lstmkit-ftz-skylakex keras"; IMDB_EPOCHS (default 1)
 #   OUTDIR      outputs (default bench/out): results.jsonl, logs/, results_table.md
 #   PEERS_DIR   the peers' harness (default ../shared/peers beside the repository)
 #   PEERS_VENV  the peers' virtualenv; created with the harness's setup_venv.sh when missing
@@ -42,7 +46,7 @@ has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
 
 # ---- (a) the peers' interpreter ------------------------------------------------------------
 needs_peers=0
-for fw in $FRAMEWORKS $REAL_IMDB; do [ "$fw" != lstmkit ] && needs_peers=1; done
+for fw in $FRAMEWORKS $REAL_IMDB; do case $fw in lstmkit*) ;; *) needs_peers=1 ;; esac; done
 if [ $needs_peers = 1 ]; then
   if ! "$PEERS_PY" -c "import tensorflow, keras, torch, onnxruntime" 2>/dev/null; then
     echo "$(date -u +%H:%M:%S) creating the peers' virtualenv in $PEERS_VENV (several minutes)"
@@ -65,7 +69,15 @@ export LSTMKIT_LATENCY_BIN=$OUTDIR/latency
 # tag | interpreter | script and arguments (scripts are relative to PEERS_DIR unless absolute)
 CONFIGS=()
 for m in $MODELS; do
-  has "$FRAMEWORKS" lstmkit && CONFIGS+=("lstmkit:$m|$LSTMKIT_PY|$HERE/bench_lstmkit.py $m")
+  for fw in $FRAMEWORKS; do
+    case $fw in
+      lstmkit*)
+        extra=""
+        case $fw in *ftz*) extra="$extra --ftz" ;; esac
+        case $fw in *skylakex*) extra="$extra --coretype SkylakeX" ;; esac
+        CONFIGS+=("$fw:$m|$LSTMKIT_PY|$HERE/bench_lstmkit.py $m$extra") ;;
+    esac
+  done
   has "$FRAMEWORKS" keras && CONFIGS+=("keras:$m|$PEERS_PY|bench_keras.py $m")
   has "$FRAMEWORKS" keras-xla && CONFIGS+=("keras-xla:$m|$PEERS_PY|bench_keras.py $m --jit")
   if has "$FRAMEWORKS" torch; then
@@ -103,8 +115,9 @@ run_one() {  # tag round interpreter command...
   line=$(grep -m1 '^RESULT ' "$log" | cut -c8-)
   if [ $rc -eq $EXIT_UNSUPPORTED ]; then
     local reason
-    reason=$(grep -m1 '^unsupported: ' "$log" | cut -c14- | "$LSTMKIT_PY" -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')
-    echo "   not supported yet: $(grep -m1 '^unsupported: ' "$log" | cut -c14-)"
+    reason=$(grep -m1 '^unsupported: ' "$log" | cut -c14-)
+    echo "   not supported yet: $reason"
+    reason=$(printf '%s' "$reason" | "$LSTMKIT_PY" -c 'import json,sys; print(json.dumps(sys.stdin.read()))')
     printf '{"tag": "%s", "round": %d, "status": "unsupported", "reason": %s}\n' \
       "$tag" "$r" "$reason" >>"$OUT"
     return
@@ -127,9 +140,15 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 
-for fw in $REAL_IMDB; do
-  py=$LSTMKIT_PY; [ "$fw" = lstmkit ] || py=$PEERS_PY
-  run_one "imdb-real:$fw" 1 "$py" "$HERE/real_imdb_epoch.py" --framework "$fw" --epochs "$IMDB_EPOCHS"
+for spec in $REAL_IMDB; do
+  fw=${spec%%@*}; py=$PEERS_PY; extra=""
+  case $fw in lstmkit*) py=$LSTMKIT_PY ;; esac
+  case $fw in *ftz*) extra="$extra --ftz" ;; esac
+  case $fw in *skylakex*) extra="$extra --coretype SkylakeX" ;; esac
+  case $spec in *@*) extra="$extra --max-steps ${spec#*@}" ;; esac
+  # shellcheck disable=SC2086  # extra is a word list on purpose
+  run_one "imdb-real:$fw" 1 "$py" "$HERE/real_imdb_epoch.py" --framework "${fw%%-*}" \
+    --epochs "$IMDB_EPOCHS" $extra
 done
 
 # ---- (d) the table ---------------------------------------------------------------------------
