@@ -32,5 +32,7 @@ def coretype(name):
         os.environ["OPENBLAS_CORETYPE"] = name
 
 
-def variant_name(base, use_ftz, core):
-    return base + ("-ftz" if use_ftz else "") + ("-" + core.lower() if core else "")
+def variant_name(base, use_ftz, core, threads=2):
+    """lstmkit, lstmkit-ftz, lstmkit-ftz-skylakex, ... with -1t when not run on 2 threads."""
+    return (base + ("-ftz" if use_ftz else "") + ("-" + core.lower() if core else "")
+            + ("" if threads == 2 else "-%dt" % threads))

@@ -58,7 +58,7 @@ sys.path.insert(0, str(HERE))
 import aids  # noqa: E402
 
 aids.coretype(args.coretype)
-FRAMEWORK = aids.variant_name("lstmkit", args.ftz, args.coretype)
+FRAMEWORK = aids.variant_name("lstmkit", args.ftz, args.coretype, args.threads)
 FTZ_SHIM = aids.ftz() if args.ftz else None
 
 sys.path.insert(0, str(PEERS))

@@ -144,7 +144,7 @@ steps_per_epoch = -(-int(len(texts) * 0.9) // 64)
 step_s = np.diff(timer.stamps[1:]) if len(timer.stamps) > 2 else np.array([])
 partial = bool(args.max_steps) and len(timer.stamps) < steps_per_epoch * args.epochs
 print("RESULT " + json.dumps({
-    "framework": aids.variant_name(args.framework, args.ftz, args.coretype),
+    "framework": aids.variant_name(args.framework, args.ftz, args.coretype, args.threads),
     "partial_epoch": partial,
     "steps_done": len(timer.stamps),
     "steps_per_epoch": steps_per_epoch,

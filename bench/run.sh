@@ -11,7 +11,8 @@
 #   MODELS      models (default "M1 M2 M3 M3rd0 M4")
 #   FRAMEWORKS  default "lstmkit keras keras-xla torch torch-nomkldnn onnxruntime gemm"
 #               lstmkit variants (measurement aids, see bench_lstmkit.py): lstmkit-ftz flushes
-#               denormals to zero, lstmkit-ftz-skylakex also sets OPENBLAS_CORETYPE=SkylakeX
+#               denormals to zero, lstmkit-ftz-skylakex also sets OPENBLAS_CORETYPE=SkylakeX,
+#               a -1t suffix runs OpenBLAS on 1 thread instead of 2
 #               (onnxruntime runs the .onnx file torch exported earlier in the same round, so it
 #               needs torch too; gemm = ../shared/peers/gemm_ref.py at 2 and 1 threads)
 #   REAL_IMDB   frameworks for the real-data IMDB epoch (bench/real_imdb_epoch.py) run once after
@@ -75,6 +76,7 @@ for m in $MODELS; do
         extra=""
         case $fw in *ftz*) extra="$extra --ftz" ;; esac
         case $fw in *skylakex*) extra="$extra --coretype SkylakeX" ;; esac
+        case $fw in *-1t) extra="$extra --threads 1" ;; esac
         CONFIGS+=("$fw:$m|$LSTMKIT_PY|$HERE/bench_lstmkit.py $m$extra") ;;
     esac
   done
