@@ -49,11 +49,16 @@ class RecurrentLayer: Layer {
     private(set) var batch = 0, steps = 0
     /// Set by the model when this layer reads an Embedding directly (see the padding notes above).
     var inputFromEmbedding = false
-    /// Off: every step computes every row (the plain computation, for tests).
-    static var skipPadding = true
+    /// Off: every step computes every row (the plain computation, for tests; LSTMKIT_PADDING_SKIP=0
+    /// turns it off for benchmarks).
+    static var skipPadding = getenv("LSTMKIT_PADDING_SKIP").map { String(cString: $0) != "0" } ?? true
     // The row plan of the current batch (B' = internal rows):
     private var perm: [Int] = []        // (B) internal row -> row of x
     private var active: [Int] = []      // (T) step s computes internal rows 0..<active[s]
+    /// (B') the steps each internal row computes, one run each; nil = every row every step. The
+    /// input projection and the gradient GEMMs then run per row over its run (a row's steps are
+    /// B' rows apart in the time-major buffers), skipping the padding there too.
+    private var runs: [Range<Int>]? = nil
     private(set) var sharedRow: Int? = nil  // internal row of the shared padding trajectory
     private var sharedSteps = 0         // steps the shared row computes: the longest padding
     private var padInput: [Float] = []  // (D) the padding input vector
@@ -236,10 +241,22 @@ class RecurrentLayer: Layer {
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
         z.resize(t * bi * gh)
         params[2].value.withUnsafeBufferPointer { bias in
-            for r in 0..<(t * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
+            if let runs {
+                for (i, run) in runs.enumerated() { for s in run { (z.p + (s * bi + i) * gh).update(from: bias.baseAddress!, count: gh) } }
+            } else {
+                for r in 0..<(t * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
+            }
         }
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
+            if let runs {   // no dropout masks with a skipping plan
+                for (i, run) in runs.enumerated() where !run.isEmpty {
+                    let r0 = run.lowerBound * bi + i
+                    sgemm(m: run.count, n: gh, k: d, a: xT.p + r0 * d, lda: bi * d, b: W, ldb: gh, beta: 1,
+                          c: z.p + r0 * gh, ldc: bi * gh)
+                }
+                return
+            }
             if inMasks.count > 0 && maskGroups == 1 {
                 multiplyRows(xT.p, by: inMasks.p, into: xT.p, steps: t, batch: bi, width: d)
             }
@@ -307,6 +324,7 @@ class RecurrentLayer: Layer {
     private func planRows(_ x: Tensor, mask: [Float]?, dropoutDrawn: Bool) {
         let b = x.shape[0], t = x.shape[1], d = inputDim
         perm = Array(0..<b)
+        runs = nil
         active = [Int](repeating: b, count: t)
         sharedRow = nil
         sharedSteps = 0
@@ -325,9 +343,11 @@ class RecurrentLayer: Layer {
             }
             if (0..<b).allSatisfy({ end[$0] == 0 || first[$0] == 0 }) {          // post-padding
                 perm.sort { end[$0] > end[$1] || (end[$0] == end[$1] && $0 < $1) }
+                runs = perm.map { 0..<end[$0] }
                 for s in 0..<t { active[s] = perm.firstIndex { end[$0] <= s } ?? b }
             } else if (0..<b).allSatisfy({ end[$0] == 0 || end[$0] == t }) {      // pre-padding
                 perm.sort { first[$0] < first[$1] || (first[$0] == first[$1] && $0 < $1) }
+                runs = perm.map { first[$0]..<t }
                 for s in 0..<t { active[s] = perm.firstIndex { first[$0] > s } ?? b }
             }
             return
@@ -351,6 +371,7 @@ class RecurrentLayer: Layer {
         sharedSteps = pad.max()!
         guard sharedSteps >= 2 else { sharedSteps = 0; return }
         perm.sort { pad[$0] < pad[$1] || (pad[$0] == pad[$1] && $0 < $1) }
+        runs = perm.map { pad[$0]..<t } + [0..<sharedSteps]
         for s in 0..<t { active[s] = perm.firstIndex { pad[$0] > s } ?? b }
         sharedRow = b
         batch = b + 1
@@ -424,7 +445,13 @@ class RecurrentLayer: Layer {
 
         // Weight gradients as GEMMs over all (T*B) rows.
         params[0].grad.withUnsafeMutableBufferPointer { gw in
-            if inMasks.count == 0 || maskGroups == 1 {
+            if let runs {
+                for (i, run) in runs.enumerated() where !run.isEmpty {
+                    let r0 = run.lowerBound * bi + i
+                    sgemm(transA: true, m: d, n: gh, k: run.count, a: xT.p + r0 * d, lda: bi * d, b: dZ.p + r0 * gh,
+                          ldb: bi * gh, beta: 1, c: gw.baseAddress!, ldc: gh)
+                }
+            } else if inMasks.count == 0 || maskGroups == 1 {
                 sgemm(transA: true, m: d, n: gh, k: t * bi, a: xT.p, lda: d, b: dZ.p, ldb: gh, beta: 1,
                       c: gw.baseAddress!, ldc: gh)
             } else {
@@ -438,7 +465,13 @@ class RecurrentLayer: Layer {
         }
         params[1].grad.withUnsafeMutableBufferPointer { gu in
             let cols = genericRecurrentColumns
-            if recMasks.count == 0 {
+            if let runs {
+                for (i, run) in runs.enumerated() where !run.isEmpty {
+                    let r0 = run.lowerBound * bi + i
+                    sgemm(transA: true, m: h, n: cols, k: run.count, a: hs.p + r0 * h, lda: bi * h, b: dR.p + r0 * gh,
+                          ldb: bi * gh, beta: 1, c: gu.baseAddress!, ldc: gh)
+                }
+            } else if recMasks.count == 0 {
                 sgemm(transA: true, m: h, n: cols, k: t * bi, a: hs.p, lda: h, b: dR.p, ldb: gh, beta: 1,
                       c: gu.baseAddress!, ldc: gh)
             } else {
@@ -454,9 +487,11 @@ class RecurrentLayer: Layer {
             }
         }
         params[2].grad.withUnsafeMutableBufferPointer { gb in
-            for r in 0..<(t * bi) {
-                let row = dZ.p + r * gh
-                for j in 0..<gh { gb[j] += row[j] }
+            for (i, run) in (runs ?? Array(repeating: 0..<t, count: bi)).enumerated() {
+                for s in run {
+                    let row = dZ.p + (s * bi + i) * gh
+                    for j in 0..<gh { gb[j] += row[j] }
+                }
             }
         }
         finishBackward()
@@ -465,7 +500,14 @@ class RecurrentLayer: Layer {
         dxT.resize(t * bi * d)
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
-            if inMasks.count == 0 || maskGroups == 1 {
+            if let runs {
+                dxT.zero()
+                for (i, run) in runs.enumerated() where !run.isEmpty {
+                    let r0 = run.lowerBound * bi + i
+                    sgemm(transB: true, m: run.count, n: d, k: gh, a: dZ.p + r0 * gh, lda: bi * gh, b: W, ldb: gh,
+                          beta: 0, c: dxT.p + r0 * d, ldc: bi * d)
+                }
+            } else if inMasks.count == 0 || maskGroups == 1 {
                 sgemm(transB: true, m: t * bi, n: d, k: gh, a: dZ.p, lda: gh, b: W, ldb: gh, beta: 0, c: dxT.p, ldc: d)
                 if inMasks.count > 0 { multiplyRows(dxT.p, by: inMasks.p, into: dxT.p, steps: t, batch: bi, width: d) }
             } else {
