@@ -116,18 +116,22 @@ final class GRU: RecurrentLayer {
     }
 
     override func finishBackward() {
-        let b = batch, t = steps, h = units, g3 = 3 * h
+        let h = units, g3 = 3 * h
         if resetAfter {
             params[2].grad.withUnsafeMutableBufferPointer { gb in
-                for r in 0..<(t * b) {
-                    let row = dR.p + r * g3
-                    for j in 0..<g3 { gb[g3 + j] += row[j] }
+                forEachRun { first, count, stride in
+                    for k in 0..<count {
+                        let row = dR.p + (first + k * stride) * g3
+                        for j in 0..<g3 { gb[g3 + j] += row[j] }
+                    }
                 }
             }
         } else {
             params[1].grad.withUnsafeMutableBufferPointer { gu in
-                sgemm(transA: true, m: h, n: h, k: t * b, a: rh.p, lda: h, b: dZ.p + 2 * h, ldb: g3, beta: 1,
-                      c: gu.baseAddress! + 2 * h, ldc: g3)
+                forEachRun { first, count, stride in
+                    sgemm(transA: true, m: h, n: h, k: count, a: rh.p + first * h, lda: stride * h, b: dZ.p + first * g3 + 2 * h,
+                          ldb: stride * g3, beta: 1, c: gu.baseAddress! + 2 * h, ldc: g3)
+                }
             }
         }
     }

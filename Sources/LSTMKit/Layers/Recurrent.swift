@@ -187,6 +187,15 @@ class RecurrentLayer: Layer {
         }
     }
 
+    /// Calls body(first, count, stride) over the (step, row) entries that were computed: one call
+    /// for the whole (T*B) buffers (stride 1), or, with a skipping plan, one per internal row over
+    /// its run (first = its first entry, entries `stride` = B rows apart). GEMMs over the
+    /// time-major buffers take lda = stride * width.
+    final func forEachRun(_ body: (_ first: Int, _ count: Int, _ stride: Int) -> Void) {
+        guard let runs else { body(0, steps * batch, 1); return }
+        for (i, run) in runs.enumerated() where !run.isEmpty { body(run.lowerBound * batch + i, run.count, batch) }
+    }
+
     // ---- Layer ----
 
     var config: JSON {
@@ -241,27 +250,20 @@ class RecurrentLayer: Layer {
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
         z.resize(t * bi * gh)
         params[2].value.withUnsafeBufferPointer { bias in
-            if let runs {
-                for (i, run) in runs.enumerated() { for s in run { (z.p + (s * bi + i) * gh).update(from: bias.baseAddress!, count: gh) } }
-            } else {
-                for r in 0..<(t * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
+            forEachRun { first, count, stride in
+                for k in 0..<count { (z.p + (first + k * stride) * gh).update(from: bias.baseAddress!, count: gh) }
             }
         }
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
-            if let runs {   // no dropout masks with a skipping plan
-                for (i, run) in runs.enumerated() where !run.isEmpty {
-                    let r0 = run.lowerBound * bi + i
-                    sgemm(m: run.count, n: gh, k: d, a: xT.p + r0 * d, lda: bi * d, b: W, ldb: gh, beta: 1,
-                          c: z.p + r0 * gh, ldc: bi * gh)
-                }
-                return
-            }
             if inMasks.count > 0 && maskGroups == 1 {
                 multiplyRows(xT.p, by: inMasks.p, into: xT.p, steps: t, batch: bi, width: d)
             }
             if inMasks.count == 0 || maskGroups == 1 {
-                sgemm(m: t * bi, n: gh, k: d, a: xT.p, lda: d, b: W, ldb: gh, beta: 1, c: z.p, ldc: gh)
+                forEachRun { first, count, stride in
+                    sgemm(m: count, n: gh, k: d, a: xT.p + first * d, lda: stride * d, b: W, ldb: gh, beta: 1,
+                          c: z.p + first * gh, ldc: stride * gh)
+                }
             } else {
                 wide.resize(t * bi * d)
                 for k in 0..<gateCount {
@@ -393,8 +395,13 @@ class RecurrentLayer: Layer {
     func backward(_ dy: Tensor) -> Tensor {
         let bi = batch, b = perm.count, t = steps, d = inputDim, h = units, gh = gateCount * h
         dZ.resize(t * bi * gh)
-        dZ.zero()
-        if recurrentGradIsSeparate { dRSeparate.resize(t * bi * gh); dRSeparate.zero() }
+        if recurrentGradIsSeparate { dRSeparate.resize(t * bi * gh) }
+        if runs == nil {
+            // masked rows inside the computed steps leave their rows alone, and those must be zero
+            // (with a skipping plan every computed row is written and no other row is read)
+            dZ.zero()
+            if recurrentGradIsSeparate { dRSeparate.zero() }
+        }
         dhBuf.resize(bi * h)
         dhPrevBuf.resize(bi * h)
         let dhs = dhBuf.p        // dL/dh_s for the step being processed
@@ -445,15 +452,11 @@ class RecurrentLayer: Layer {
 
         // Weight gradients as GEMMs over all (T*B) rows.
         params[0].grad.withUnsafeMutableBufferPointer { gw in
-            if let runs {
-                for (i, run) in runs.enumerated() where !run.isEmpty {
-                    let r0 = run.lowerBound * bi + i
-                    sgemm(transA: true, m: d, n: gh, k: run.count, a: xT.p + r0 * d, lda: bi * d, b: dZ.p + r0 * gh,
-                          ldb: bi * gh, beta: 1, c: gw.baseAddress!, ldc: gh)
+            if inMasks.count == 0 || maskGroups == 1 {
+                forEachRun { first, count, stride in
+                    sgemm(transA: true, m: d, n: gh, k: count, a: xT.p + first * d, lda: stride * d, b: dZ.p + first * gh,
+                          ldb: stride * gh, beta: 1, c: gw.baseAddress!, ldc: gh)
                 }
-            } else if inMasks.count == 0 || maskGroups == 1 {
-                sgemm(transA: true, m: d, n: gh, k: t * bi, a: xT.p, lda: d, b: dZ.p, ldb: gh, beta: 1,
-                      c: gw.baseAddress!, ldc: gh)
             } else {
                 wide.resize(t * bi * max(d, h))
                 for k in 0..<gateCount {
@@ -465,15 +468,11 @@ class RecurrentLayer: Layer {
         }
         params[1].grad.withUnsafeMutableBufferPointer { gu in
             let cols = genericRecurrentColumns
-            if let runs {
-                for (i, run) in runs.enumerated() where !run.isEmpty {
-                    let r0 = run.lowerBound * bi + i
-                    sgemm(transA: true, m: h, n: cols, k: run.count, a: hs.p + r0 * h, lda: bi * h, b: dR.p + r0 * gh,
-                          ldb: bi * gh, beta: 1, c: gu.baseAddress!, ldc: gh)
+            if recMasks.count == 0 {
+                forEachRun { first, count, stride in
+                    sgemm(transA: true, m: h, n: cols, k: count, a: hs.p + first * h, lda: stride * h, b: dR.p + first * gh,
+                          ldb: stride * gh, beta: 1, c: gu.baseAddress!, ldc: gh)
                 }
-            } else if recMasks.count == 0 {
-                sgemm(transA: true, m: h, n: cols, k: t * bi, a: hs.p, lda: h, b: dR.p, ldb: gh, beta: 1,
-                      c: gu.baseAddress!, ldc: gh)
             } else {
                 wide.resize(t * bi * max(d, h))
                 var c = 0
@@ -487,9 +486,9 @@ class RecurrentLayer: Layer {
             }
         }
         params[2].grad.withUnsafeMutableBufferPointer { gb in
-            for (i, run) in (runs ?? Array(repeating: 0..<t, count: bi)).enumerated() {
-                for s in run {
-                    let row = dZ.p + (s * bi + i) * gh
+            forEachRun { first, count, stride in
+                for k in 0..<count {
+                    let row = dZ.p + (first + k * stride) * gh
                     for j in 0..<gh { gb[j] += row[j] }
                 }
             }
@@ -500,15 +499,12 @@ class RecurrentLayer: Layer {
         dxT.resize(t * bi * d)
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
-            if let runs {
-                dxT.zero()
-                for (i, run) in runs.enumerated() where !run.isEmpty {
-                    let r0 = run.lowerBound * bi + i
-                    sgemm(transB: true, m: run.count, n: d, k: gh, a: dZ.p + r0 * gh, lda: bi * gh, b: W, ldb: gh,
-                          beta: 0, c: dxT.p + r0 * d, ldc: bi * d)
+            if inMasks.count == 0 || maskGroups == 1 {
+                if runs != nil { dxT.zero() }   // the steps not computed have no input gradient
+                forEachRun { first, count, stride in
+                    sgemm(transB: true, m: count, n: d, k: gh, a: dZ.p + first * gh, lda: stride * gh, b: W, ldb: gh,
+                          beta: 0, c: dxT.p + first * d, ldc: stride * d)
                 }
-            } else if inMasks.count == 0 || maskGroups == 1 {
-                sgemm(transB: true, m: t * bi, n: d, k: gh, a: dZ.p, lda: gh, b: W, ldb: gh, beta: 0, c: dxT.p, ldc: d)
                 if inMasks.count > 0 { multiplyRows(dxT.p, by: inMasks.p, into: dxT.p, steps: t, batch: bi, width: d) }
             } else {
                 dxT.zero()
