@@ -236,7 +236,7 @@ class RecurrentLayer: Layer {
         x.data.withUnsafeBufferPointer { xp in
             for s in 0..<t {
                 let src = goBackwards ? t - 1 - s : s
-                for i in 0..<b { (xT.p + (s * bi + i) * d).update(from: xp.baseAddress! + (perm[i] * t + src) * d, count: d) }
+                for i in 0..<b { copyRow(xT.p + (s * bi + i) * d, xp.baseAddress! + (perm[i] * t + src) * d, d) }
                 if let sh = sharedRow { (xT.p + (s * bi + sh) * d).update(from: padInput, count: d) }
             }
         }
@@ -281,13 +281,10 @@ class RecurrentLayer: Layer {
             let U = up.baseAddress!
             for s in 0..<t {
                 if active[s] > 0 { forwardStep(s, rows: 0..<active[s], U) }
-                if let sh = sharedRow {
-                    if s < sharedSteps { forwardStep(s, rows: sh..<(sh + 1), U) } else { copyState(s, sh, s + 1, sh) }
-                    // rows still in their padding are on the shared trajectory
-                    for i in active[s]..<b { copyState(s + 1, sh, s + 1, i) }
-                } else {
-                    // rows past their last real step (or before their first) keep their state
-                    for i in active[s]..<b { copyState(s, i, s + 1, i) }
+                if let sh = sharedRow, s < sharedSteps { forwardStep(s, rows: sh..<(sh + 1), U) }
+                // rows whose run starts at step s+1 start from the shared trajectory or the zero state
+                if s + 1 < t && active[s + 1] > active[s] {
+                    for i in active[s]..<active[s + 1] { copyState(sharedRow == nil ? 0 : s + 1, sharedRow ?? i, s + 1, i) }
                 }
             }
         }
@@ -300,18 +297,28 @@ class RecurrentLayer: Layer {
                     for i in 0..<b {
                         let dst = yp.baseAddress! + (perm[i] * t + s) * h
                         if zeroOutputForMask && isMasked(s, i) { continue }   // stays zero
-                        dst.update(from: hs.p + ((s + 1) * bi + i) * h, count: h)
+                        dst.update(from: hs.p + stateAfter(s, i) * h, count: h)
                     }
                 }
             }
         } else {
             y = Tensor(zeros: [b, h])
             y.data.withUnsafeMutableBufferPointer { yp in
-                for i in 0..<b { (yp.baseAddress! + perm[i] * h).update(from: hs.p + (t * bi + i) * h, count: h) }
+                for i in 0..<b { (yp.baseAddress! + perm[i] * h).update(from: hs.p + stateAfter(t - 1, i) * h, count: h) }
             }
         }
         // Keras passes the input mask on unchanged, also with go_backwards.
         return (y, returnSequences ? mask : nil)
+    }
+
+    /// The row of hs holding internal row i's state after step s. Outside its run of computed
+    /// steps a row's state is not copied step by step: before the run it is the shared row's (or
+    /// the zero state hs[0]), after it the state the run ended with, as masked steps keep it.
+    private func stateAfter(_ s: Int, _ i: Int) -> Int {
+        guard let run = runs?[i] else { return (s + 1) * batch + i }
+        if s + 1 > run.upperBound { return run.upperBound * batch + i }
+        if s + 1 <= run.lowerBound { return sharedRow.map { (s + 1) * batch + $0 } ?? i }
+        return (s + 1) * batch + i
     }
 
     /// hs[toTime][to] = hs[fromTime][from], and the cell's own state likewise.
@@ -534,7 +541,7 @@ class RecurrentLayer: Layer {
         let dx = Tensor(shape: [b, t, d], data: [Float](unsafeUninitializedCapacity: b * t * d) { buf, n in
             for s in 0..<t {
                 let dst = goBackwards ? t - 1 - s : s
-                for i in 0..<b { (buf.baseAddress! + (perm[i] * t + dst) * d).initialize(from: dxT.p + (s * bi + i) * d, count: d) }
+                for i in 0..<b { copyRow(buf.baseAddress! + (perm[i] * t + dst) * d, dxT.p + (s * bi + i) * d, d) }
             }
             n = b * t * d
         })
