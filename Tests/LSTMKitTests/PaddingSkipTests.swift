@@ -63,20 +63,23 @@ final class PaddingSkipTests: XCTestCase {
         return n
     }
 
-    func testUnmaskedPrePaddingSharesOneTrajectory() throws {
+    /// Padding processed first (pre-padding forwards, post-padding under go_backwards) is shared.
+    func testUnmaskedPaddingSharesOneTrajectory() throws {
         for seq in [false, true] {
-            for (cls, config) in layers(seq) {
+            for (cls, config) in layers(seq) { for pre in [true, false] {
                 var rng = Rng(seed: 5)
                 let pad = lengths(&rng)
                 var x = randomTensor([b, t, d], &rng)
                 let padVector = (0..<d).map { _ in rng.uniform(-1, 1) }
-                for i in 0..<b { for s in 0..<pad[i] { for j in 0..<d { x.data[(i * t + s) * d + j] = padVector[j] } } }
-                let what = "\(cls) \(config.serialized())"
+                func isPad(_ i: Int, _ s: Int) -> Bool { pre ? s < pad[i] : s >= t - pad[i] }
+                for i in 0..<b { for s in 0..<t where isPad(i, s) { for j in 0..<d { x.data[(i * t + s) * d + j] = padVector[j] } } }
+                let what = "\(cls) \(config.serialized()) \(pre ? "pre" : "post")"
                 let layer = try make(cls, config, fromEmbedding: true)
                 let plain = run(layer, x, nil, skip: false)
                 let skipped = run(layer, x, nil, skip: true)
-                let shared = [layer as? RecurrentLayer, (layer as? Bidirectional)?.forwardLayer].compactMap { $0 }
-                    .filter { !$0.goBackwards }
+                let shared = [layer as? RecurrentLayer, (layer as? Bidirectional)?.forwardLayer,
+                              (layer as? Bidirectional)?.backwardLayer].compactMap { $0 }
+                    .filter { $0.goBackwards != pre }
                 for r in shared { XCTAssertNotNil(r.sharedRow, "\(what): the skip did not engage") }
                 assertClose(skipped.y, plain.y, "\(what) output")
                 for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "\(what) grad \(k)") }
@@ -86,14 +89,14 @@ final class PaddingSkipTests: XCTestCase {
                     for s in 0..<t {
                         for j in 0..<d {
                             let k = (i * t + s) * d + j
-                            if s < pad[i] { sum1[j] += Double(skipped.dx[k]); sum0[j] += Double(plain.dx[k]) }
+                            if isPad(i, s) { sum1[j] += Double(skipped.dx[k]); sum0[j] += Double(plain.dx[k]) }
                             else { real1.append(skipped.dx[k]); real0.append(plain.dx[k]) }
                         }
                     }
                 }
                 assertClose(real1, real0, "\(what) dx at real steps")
                 assertClose(sum1.map { Float($0) }, sum0.map { Float($0) }, "\(what) dx summed over the padding")
-            }
+            } }
         }
     }
 

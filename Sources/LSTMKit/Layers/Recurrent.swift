@@ -16,14 +16,16 @@ import Glibc
 /// - masked input whose real steps are one run per row, all runs starting at step 0 (post-padding)
 ///   or all ending at the last step (pre-padding): a step computes only the rows still active;
 ///   the others carry their state, as masked steps do anyway.
-/// - unmasked input read straight from an Embedding whose rows start with a run of identical
-///   vectors (pre-padding with id 0), without go_backwards: from the zero state, all those rows
+/// - unmasked input read straight from an Embedding whose rows start, in processing order, with a
+///   run of identical vectors (pre-padding with id 0; post-padding under go_backwards): from the
+///   zero state, all those rows
 ///   follow one trajectory through the padding, so an extra internal row (`sharedRow`) computes
 ///   it once, each row starts computing at its own padding length, and in backward the gradients
 ///   of the rows still in padding are summed into the shared row. The input gradient of the
 ///   padding steps is known only summed over the rows (which is all Embedding needs); it is
-///   spread evenly over them. With go_backwards the padding comes last, after the rows' states
-///   have diverged, so nothing is shared (Bidirectional's backward copy computes it in full).
+///   spread evenly over them. Padding processed last (pre-padding under go_backwards, as in
+///   Bidirectional's backward copy; post-padding forwards) comes after the rows' states have
+///   diverged: nothing is shared there, every step is computed.
 /// Neither applies while dropout masks are drawn (training with dropout): every row differs then.
 ///
 /// Dropout follows Keras 3: one mask per sequence, fixed over all steps. With recurrent_dropout
@@ -361,21 +363,22 @@ class RecurrentLayer: Layer {
             }
             return
         }
-        guard inputFromEmbedding && !goBackwards else { return }
-        // leading run of each row's step-0 vector; the longest run's vector is the padding
+        guard inputFromEmbedding else { return }
+        // leading run (in processing order) of each row's first vector; the longest run's vector
+        // is the padding
         let pad = x.data.withUnsafeBufferPointer { xp -> [Int] in
             let base = xp.baseAddress!
+            func at(_ i: Int, _ s: Int) -> UnsafePointer<Float> { base + (i * t + (goBackwards ? t - 1 - s : s)) * d }
             func same(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>) -> Bool { memcmp(p, q, d * 4) == 0 }
             var run = [Int](repeating: 0, count: b)
             for i in 0..<b {
-                let row = base + i * t * d
                 var n = 1
-                while n < t && same(row + n * d, row) { n += 1 }
+                while n < t && same(at(i, n), at(i, 0)) { n += 1 }
                 run[i] = n
             }
             let r = run.indices.max { run[$0] < run[$1] }!
-            padInput = Array(UnsafeBufferPointer(start: base + r * t * d, count: d))
-            return (0..<b).map { same(base + $0 * t * d, base + r * t * d) ? run[$0] : 0 }
+            padInput = Array(UnsafeBufferPointer(start: at(r, 0), count: d))
+            return (0..<b).map { same(at($0, 0), at(r, 0)) ? run[$0] : 0 }
         }
         sharedSteps = pad.max()!
         guard sharedSteps >= 2 else { sharedSteps = 0; return }
