@@ -21,9 +21,12 @@ let package = Package(
         .systemLibrary(name: "CPlatform", path: "Sources/CPlatform"),
         // The public header, imported into Swift so the C structs have one definition.
         .systemLibrary(name: "CLSTMKitABI", path: "Sources/CLSTMKitABI"),
+        // The elementwise kernels of the recurrent cells, compiled per instruction set with runtime
+        // dispatch (target_clones), which Swift cannot do for its SIMD types.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "LSTMKit",
-            dependencies: ["CPlatform", "CLSTMKitABI"],
+            dependencies: ["CPlatform", "CLSTMKitABI", "CKernels"],
             exclude: ["exports.map"],
             swiftSettings: [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))],
             linkerSettings: releaseLinker + [.linkedLibrary("m"), .linkedLibrary("dl")]

@@ -50,7 +50,7 @@ final class Embedding: Layer {
         params[0].value.withUnsafeBufferPointer { w in
             y.data.withUnsafeMutableBufferPointer { out in
                 for i in 0..<n {
-                    (out.baseAddress! + i * d).update(from: w.baseAddress! + Int(ids[i]) * d, count: d)
+                    copyRow(out.baseAddress! + i * d, w.baseAddress! + Int(ids[i]) * d, d)
                 }
             }
         }

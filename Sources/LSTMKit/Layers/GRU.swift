@@ -1,3 +1,5 @@
+import CKernels
+
 /// Keras's GRU: gate order z, r, h; kernel (D, 3H), recurrent_kernel (H, 3H); sigmoid recurrent
 /// activation, tanh activation; h_t = z * h_{t-1} + (1 - z) * hh.
 ///
@@ -50,30 +52,23 @@ final class GRU: RecurrentLayer {
         }
     }
 
-    override func forwardStep(_ s: Int, _ U: UnsafePointer<Float>) {
+    override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g3 = 3 * h
         let zs = z.p + s * b * g3
         let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
         if resetAfter {
             params[2].value.withUnsafeBufferPointer { bias in
-                for i in 0..<b { (inner.p + i * g3).update(from: bias.baseAddress! + g3, count: g3) }
+                for i in rows { (inner.p + i * g3).update(from: bias.baseAddress! + g3, count: g3) }
             }
-            addRecurrent(hPrev, cols: 0..<g3, into: inner.p, ldc: g3, U)
-            for i in 0..<b {
+            addRecurrent(hPrev, rows: rows, cols: 0..<g3, into: inner.p, ldc: g3, U)
+            for i in rows {
                 if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
-                let row = zs + i * g3, inn = inner.p + i * g3, ih = innerH.p + (s * b + i) * h
-                for j in 0..<(2 * h) { row[j] += inn[j] }
-                sigmoidInPlace(row, 2 * h)
-                ih.update(from: inn + 2 * h, count: h)
-                for j in 0..<h { row[2 * h + j] += row[h + j] * ih[j] }
-                tanhInPlace(row + 2 * h, h)
-                let hp = hPrev + i * h, hn = hNext + i * h
-                for j in 0..<h { hn[j] = row[j] * hp[j] + (1 - row[j]) * row[2 * h + j] }
+                lk_gru_forward(zs + i * g3, inner.p + i * g3, innerH.p + (s * b + i) * h, hPrev + i * h, hNext + i * h, h)
             }
         } else {
-            addRecurrent(hPrev, cols: 0..<(2 * h), into: zs, ldc: g3, U)
+            addRecurrent(hPrev, rows: rows, cols: 0..<(2 * h), into: zs, ldc: g3, U)
             let mh = recurrentMask(column: 2 * h)
-            for i in 0..<b {
+            for i in rows {
                 let rhr = rh.p + (s * b + i) * h
                 if isMasked(s, i) { rhr.update(repeating: 0, count: h); continue }
                 let row = zs + i * g3, hp = hPrev + i * h
@@ -81,12 +76,12 @@ final class GRU: RecurrentLayer {
                 if let mh { for j in 0..<h { rhr[j] = row[h + j] * hp[j] * mh[i * h + j] } }
                 else { for j in 0..<h { rhr[j] = row[h + j] * hp[j] } }
             }
-            sgemm(m: b, n: h, k: h, a: rh.p + s * b * h, lda: h, b: U + 2 * h, ldb: g3, beta: 1, c: zs + 2 * h, ldc: g3)
-            for i in 0..<b {
+            let lo = rows.lowerBound
+            sgemm(m: rows.count, n: h, k: h, a: rh.p + (s * b + lo) * h, lda: h, b: U + 2 * h, ldb: g3, beta: 1,
+                  c: zs + lo * g3 + 2 * h, ldc: g3)
+            for i in rows {
                 if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
-                let row = zs + i * g3, hp = hPrev + i * h, hn = hNext + i * h
-                tanhInPlace(row + 2 * h, h)
-                for j in 0..<h { hn[j] = row[j] * hp[j] + (1 - row[j]) * row[2 * h + j] }
+                lk_gru_output(zs + i * g3, hPrev + i * h, hNext + i * h, h)
             }
         }
     }
@@ -95,35 +90,21 @@ final class GRU: RecurrentLayer {
         if !resetAfter { drh.resize(batch * units) }
     }
 
-    override func backwardStep(_ s: Int, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
+    override func backwardStep(_ s: Int, rows: Range<Int>, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g3 = 3 * h
         let hPrev = hs.p + s * b * h, dRp = dR.p
-        for i in 0..<b where !isMasked(s, i) {
-            let a = z.p + (s * b + i) * g3, dz = dZ.p + (s * b + i) * g3
-            let hp = hPrev + i * h, dhr = dh + i * h, dpr = dhPrev + i * h
-            for j in 0..<h {
-                let zg = a[j], hh = a[2 * h + j], dhj = dhr[j]
-                dz[j] = dhj * (hp[j] - hh) * zg * (1 - zg)
-                dz[2 * h + j] = dhj * (1 - zg) * (1 - hh * hh)
-                dpr[j] += dhj * zg
-            }
-            if resetAfter {
-                let dr = dRp + (s * b + i) * g3, ih = innerH.p + (s * b + i) * h
-                for j in 0..<h {
-                    let r = a[h + j], dAh = dz[2 * h + j]
-                    dz[h + j] = dAh * ih[j] * r * (1 - r)
-                    dr[j] = dz[j]
-                    dr[h + j] = dz[h + j]
-                    dr[2 * h + j] = dAh * r
-                }
-            }
+        for i in rows where !isMasked(s, i) {
+            let r = s * b + i
+            lk_gru_backward(z.p + r * g3, hPrev + i * h, dh + i * h, resetAfter ? innerH.p + r * h : nil,
+                            dZ.p + r * g3, resetAfter ? dRp + r * g3 : nil, dhPrev + i * h, h)
         }
         guard !resetAfter else { return }
         // dL/d(r * h) needs the whole step's dZ_h first: one GEMM, then r's gradient from it.
-        sgemm(transB: true, m: b, n: h, k: h, a: dZ.p + s * b * g3 + 2 * h, lda: g3, b: U + 2 * h, ldb: g3,
-              beta: 0, c: drh.p, ldc: h)
+        let lo = rows.lowerBound
+        sgemm(transB: true, m: rows.count, n: h, k: h, a: dZ.p + (s * b + lo) * g3 + 2 * h, lda: g3, b: U + 2 * h, ldb: g3,
+              beta: 0, c: drh.p + lo * h, ldc: h)
         let mh = recurrentMask(column: 2 * h)
-        for i in 0..<b where !isMasked(s, i) {
+        for i in rows where !isMasked(s, i) {
             let a = z.p + (s * b + i) * g3, dz = dZ.p + (s * b + i) * g3
             let hp = hPrev + i * h, d = drh.p + i * h, dpr = dhPrev + i * h
             for j in 0..<h {
@@ -135,18 +116,22 @@ final class GRU: RecurrentLayer {
     }
 
     override func finishBackward() {
-        let b = batch, t = steps, h = units, g3 = 3 * h
+        let h = units, g3 = 3 * h
         if resetAfter {
             params[2].grad.withUnsafeMutableBufferPointer { gb in
-                for r in 0..<(t * b) {
-                    let row = dR.p + r * g3
-                    for j in 0..<g3 { gb[g3 + j] += row[j] }
+                forEachRun { first, count, stride in
+                    for k in 0..<count {
+                        let row = dR.p + (first + k * stride) * g3
+                        for j in 0..<g3 { gb[g3 + j] += row[j] }
+                    }
                 }
             }
         } else {
             params[1].grad.withUnsafeMutableBufferPointer { gu in
-                sgemm(transA: true, m: h, n: h, k: t * b, a: rh.p, lda: h, b: dZ.p + 2 * h, ldb: g3, beta: 1,
-                      c: gu.baseAddress! + 2 * h, ldc: g3)
+                forEachRun { first, count, stride in
+                    sgemm(transA: true, m: h, n: h, k: count, a: rh.p + first * h, lda: stride * h, b: dZ.p + first * g3 + 2 * h,
+                          ldb: stride * g3, beta: 1, c: gu.baseAddress! + 2 * h, ldc: g3)
+                }
             }
         }
     }

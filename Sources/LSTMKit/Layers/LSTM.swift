@@ -1,3 +1,5 @@
+import CKernels
+
 /// Keras's LSTM: gate order i, f, c, o; kernel (D, 4H), recurrent_kernel (H, 4H), bias (4H);
 /// sigmoid recurrent activation and tanh activation. The sequence plumbing (time-major layout,
 /// masks, go_backwards, dropout, weight gradients) is RecurrentLayer's; this file is the cell.
@@ -40,28 +42,30 @@ final class LSTM: RecurrentLayer {
         tanhC.resize(t * b * h)
     }
 
-    override func forwardStep(_ s: Int, _ U: UnsafePointer<Float>) {
+    override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g4 = 4 * h
         let zs = z.p + s * b * g4
         let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
         let cPrev = cs.p + s * b * h, cNext = cPrev + b * h
-        addRecurrent(hPrev, cols: 0..<g4, into: zs, ldc: g4, U)
-        for i in 0..<b {
+        addRecurrent(hPrev, rows: rows, cols: 0..<g4, into: zs, ldc: g4, U)
+        for i in rows {
             if isMasked(s, i) {
                 (hNext + i * h).update(from: hPrev + i * h, count: h)
                 (cNext + i * h).update(from: cPrev + i * h, count: h)
                 continue
             }
-            let row = zs + i * g4
-            sigmoidInPlace(row, 2 * h)
-            tanhInPlace(row + 2 * h, h)
-            sigmoidInPlace(row + 3 * h, h)
-            let cp0 = cPrev + i * h, cn = cNext + i * h, hn = hNext + i * h, tcr = tanhC.p + (s * b + i) * h
-            for j in 0..<h { cn[j] = row[h + j] * cp0[j] + row[j] * row[2 * h + j] }
-            tcr.update(from: cn, count: h)
-            tanhInPlace(tcr, h)
-            for j in 0..<h { hn[j] = row[3 * h + j] * tcr[j] }
+            lk_lstm_forward(zs + i * g4, cPrev + i * h, cNext + i * h, tanhC.p + (s * b + i) * h, hNext + i * h, h)
         }
+    }
+
+    override func copyCellState(fromTime: Int, _ from: Int, toTime: Int, _ to: Int) {
+        let b = batch, h = units
+        (cs.p + (toTime * b + to) * h).update(from: cs.p + (fromTime * b + from) * h, count: h)
+    }
+
+    override func moveCellStateGrad(from: Int, into: Int) {
+        let h = units, src = dc.p + from * h, dst = dc.p + into * h
+        for j in 0..<h { dst[j] += src[j]; src[j] = 0 }
     }
 
     override func prepareBackward() {
@@ -69,24 +73,11 @@ final class LSTM: RecurrentLayer {
         dc.zero()
     }
 
-    override func backwardStep(_ s: Int, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
+    override func backwardStep(_ s: Int, rows: Range<Int>, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g4 = 4 * h
-        for i in 0..<b where !isMasked(s, i) {   // a masked row's dc passes through unchanged
-            let a = z.p + (s * b + i) * g4
-            let dz = dZ.p + (s * b + i) * g4
-            let cPrev = cs.p + (s * b + i) * h
-            let tc = tanhC.p + (s * b + i) * h
-            let dcr = dc.p + i * h, dhr = dh + i * h
-            for j in 0..<h {
-                let ig = a[j], fg = a[h + j], gg = a[2 * h + j], og = a[3 * h + j]
-                let dhj = dhr[j], tcj = tc[j]
-                let dcj = dcr[j] + dhj * og * (1 - tcj * tcj)
-                dz[j] = dcj * gg * ig * (1 - ig)
-                dz[h + j] = dcj * cPrev[j] * fg * (1 - fg)
-                dz[2 * h + j] = dcj * ig * (1 - gg * gg)
-                dz[3 * h + j] = dhj * tcj * og * (1 - og)
-                dcr[j] = dcj * fg
-            }
+        for i in rows where !isMasked(s, i) {   // a masked row's dc passes through unchanged
+            let r = s * b + i
+            lk_lstm_backward(z.p + r * g4, cs.p + r * h, tanhC.p + r * h, dh + i * h, dc.p + i * h, dZ.p + r * g4, h)
         }
     }
 }

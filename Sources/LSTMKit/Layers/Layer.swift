@@ -100,3 +100,16 @@ func swapLeadingAxes(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Fl
         }
     }
 }
+
+/// dst[0..<n] = src[0..<n] for the short rows of the sequence loops (an embedding's 32 floats):
+/// inline 8-wide copies, where memmove's call and dispatch cost more than the copy itself.
+@inline(__always)
+func copyRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    var j = 0
+    while j + 8 <= n {
+        UnsafeMutableRawPointer(dst + j).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self),
+                                                    as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < n { dst[j] = src[j]; j += 1 }
+}

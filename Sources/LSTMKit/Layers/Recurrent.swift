@@ -1,3 +1,5 @@
+import Glibc
+
 /// The sequence plumbing that Keras's RNN layer gives LSTM, GRU and SimpleRNN, written once:
 /// time-major layout, the input projection of all steps as one GEMM, the recurrent GEMM per step,
 /// masking, go_backwards, return_sequences, dropout and recurrent_dropout, and the weight
@@ -8,6 +10,23 @@
 /// the output sequence in that order too. A masked step keeps the previous state and repeats the
 /// previous output; its rows of dZ stay zero, so no gradient reaches its gates, and the gradient
 /// of its output flows on unchanged to the previous step.
+///
+/// Padding is not paid for (`skipPadding`, on by default; tests turn it off to compare), in
+/// two exact ways, both by permuting the rows so that the rows each step computes are a prefix:
+/// - masked input whose real steps are one run per row, all runs starting at step 0 (post-padding)
+///   or all ending at the last step (pre-padding): a step computes only the rows still active;
+///   the others carry their state, as masked steps do anyway.
+/// - unmasked input read straight from an Embedding whose rows start, in processing order, with a
+///   run of identical vectors (pre-padding with id 0; post-padding under go_backwards): from the
+///   zero state, all those rows
+///   follow one trajectory through the padding, so an extra internal row (`sharedRow`) computes
+///   it once, each row starts computing at its own padding length, and in backward the gradients
+///   of the rows still in padding are summed into the shared row. The input gradient of the
+///   padding steps is known only summed over the rows (which is all Embedding needs); it is
+///   spread evenly over them. Padding processed last (pre-padding under go_backwards, as in
+///   Bidirectional's backward copy; post-padding forwards) comes after the rows' states have
+///   diverged: nothing is shared there, every step is computed.
+/// Neither applies while dropout masks are drawn (training with dropout): every row differs then.
 ///
 /// Dropout follows Keras 3: one mask per sequence, fixed over all steps. With recurrent_dropout
 /// the cells run Keras's implementation 1, which draws one input mask and one recurrent mask per
@@ -28,7 +47,23 @@ class RecurrentLayer: Layer {
     /// output (the state still carries). Bidirectional turns it on when returning sequences.
     var zeroOutputForMask = false
     private(set) var inputDim = 0
+    /// batch counts the internal rows: the input's rows, plus the shared padding row if there is one.
     private(set) var batch = 0, steps = 0
+    /// Set by the model when this layer reads an Embedding directly (see the padding notes above).
+    var inputFromEmbedding = false
+    /// Off: every step computes every row (the plain computation, for tests; LSTMKIT_PADDING_SKIP=0
+    /// turns it off for benchmarks).
+    static var skipPadding = getenv("LSTMKIT_PADDING_SKIP").map { String(cString: $0) != "0" } ?? true
+    // The row plan of the current batch (B' = internal rows):
+    private var perm: [Int] = []        // (B) internal row -> row of x
+    private var active: [Int] = []      // (T) step s computes internal rows 0..<active[s]
+    /// (B') the steps each internal row computes, one run each; nil = every row every step. The
+    /// input projection and the gradient GEMMs then run per row over its run (a row's steps are
+    /// B' rows apart in the time-major buffers), skipping the padding there too.
+    private var runs: [Range<Int>]? = nil
+    private(set) var sharedRow: Int? = nil  // internal row of the shared padding trajectory
+    private var sharedSteps = 0         // steps the shared row computes: the longest padding
+    private var padInput: [Float] = []  // (D) the padding input vector
 
     // Saved by forward for backward and for the cells:
     let xT = FloatBuffer()        // (T, B, D) input; times the input dropout mask when one mask is shared
@@ -43,6 +78,9 @@ class RecurrentLayer: Layer {
     private let dRSeparate = FloatBuffer()  // (T, B, G*H) dL/d(recurrent-side), when the cell says it differs
     private let hm = FloatBuffer()          // (B, H) a state times a recurrent mask, per step
     private let wide = FloatBuffer()        // (T*B, max(D, H)) masked copies for the gradient GEMMs
+    private let dhBuf = FloatBuffer()       // (B, H) dL/dh_s of the step being processed
+    private let dhPrevBuf = FloatBuffer()   // (B, H) what flows into step s-1
+    private let dxT = FloatBuffer()         // (T, B, D) input gradient, time-major
 
     init(name: String, config: LayerConfig, gates: Int) throws {
         self.name = name
@@ -74,14 +112,20 @@ class RecurrentLayer: Layer {
     var genericRecurrentColumns: Int { gateCount * units }
     /// Sizes the cell's own buffers for (batch, steps) and sets its initial state.
     func prepareForward() {}
-    /// Step s: add the recurrent term to z[s] (via addRecurrent), activate, write hs[s+1].
-    func forwardStep(_ s: Int, _ U: UnsafePointer<Float>) { fatalError("abstract") }
+    /// Step s on the given rows: add the recurrent term to z[s] (via addRecurrent), activate, write
+    /// hs[s+1]. Rows outside the range are the driver's.
+    func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) { fatalError("abstract") }
     func prepareBackward() {}
-    /// Step s: from dh (B, H), fill dZ[s] (and dR[s]) and add the non-GEMM paths to dhPrev (B, H).
-    /// Masked rows are left alone: the driver passes their gradient on.
-    func backwardStep(_ s: Int, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
+    /// Step s on the given rows: from dh (B, H), fill dZ[s] (and dR[s]) and add the non-GEMM paths
+    /// to dhPrev (B, H). Masked rows are left alone: the driver passes their gradient on.
+    func backwardStep(_ s: Int, rows: Range<Int>, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>,
+                      _ U: UnsafePointer<Float>) {
         fatalError("abstract")
     }
+    /// State beyond h (LSTM's c): copy row `from` at state index `fromTime` to row `to` at `toTime`.
+    func copyCellState(fromTime: Int, _ from: Int, toTime: Int, _ to: Int) {}
+    /// Backward of that copy for the cell's carried gradient (LSTM's dc): add row from into row into, zero from.
+    func moveCellStateGrad(from: Int, into: Int) {}
     /// Gradients the driver does not cover: the columns past genericRecurrentColumns, a recurrent bias.
     func finishBackward() {}
 
@@ -102,29 +146,32 @@ class RecurrentLayer: Layer {
         return recMasks.p + (maskGroups == 1 ? 0 : col / units) * batch * units
     }
 
-    /// dst[:, cols] += (hPrev times the gate's recurrent mask) U[:, cols], over B rows; dst points
-    /// at column cols.lowerBound of row 0.
-    final func addRecurrent(_ hPrev: UnsafePointer<Float>, cols: Range<Int>, into dst: UnsafeMutablePointer<Float>,
-                            ldc: Int, _ U: UnsafePointer<Float>) {
-        let b = batch, h = units, gh = gateCount * h
+    /// dst[rows, cols] += (hPrev times the gate's recurrent mask) U[:, cols]; hPrev and dst point at
+    /// row 0 of the step, dst at column cols.lowerBound.
+    final func addRecurrent(_ hPrev: UnsafePointer<Float>, rows: Range<Int>, cols: Range<Int>,
+                            into dst: UnsafeMutablePointer<Float>, ldc: Int, _ U: UnsafePointer<Float>) {
+        let m = rows.count, h = units, gh = gateCount * h
+        let hPrev = hPrev + rows.lowerBound * h, dst = dst + rows.lowerBound * ldc
         guard recMasks.count > 0 else {
-            sgemm(m: b, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, ldb: gh, beta: 1, c: dst, ldc: ldc)
+            sgemm(m: m, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, ldb: gh, beta: 1, c: dst, ldc: ldc)
             return
         }
         var c = cols.lowerBound
         while c < cols.upperBound {
             let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
-            multiplyRows(hPrev, by: recurrentMask(column: c)!, into: hm.p, steps: 1, batch: b, width: h)
-            sgemm(m: b, n: end - c, k: h, a: hm.p, lda: h, b: U + c, ldb: gh, beta: 1,
+            multiplyRows(hPrev, by: recurrentMask(column: c)! + rows.lowerBound * h, into: hm.p, steps: 1, batch: m, width: h)
+            sgemm(m: m, n: end - c, k: h, a: hm.p, lda: h, b: U + c, ldb: gh, beta: 1,
                   c: dst + (c - cols.lowerBound), ldc: ldc)
             c = end
         }
     }
 
-    /// dhPrev += dR[:, cols] U[:, cols]^T, each gate's part times its recurrent mask.
-    final func addRecurrentGrad(_ dRs: UnsafePointer<Float>, cols: Range<Int>, into dhPrev: UnsafeMutablePointer<Float>,
-                                _ U: UnsafePointer<Float>) {
-        let b = batch, h = units, gh = gateCount * h
+    /// dhPrev[rows] += dR[rows, cols] U[:, cols]^T, each gate's part times its recurrent mask; dRs and
+    /// dhPrev point at row 0 of the step.
+    final func addRecurrentGrad(_ dRs: UnsafePointer<Float>, rows: Range<Int>, cols: Range<Int>,
+                                into dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
+        let b = rows.count, h = units, gh = gateCount * h
+        let dRs = dRs + rows.lowerBound * gh, dhPrev = dhPrev + rows.lowerBound * h
         if cols.isEmpty { return }
         guard recMasks.count > 0 else {
             sgemm(transB: true, m: b, n: h, k: cols.count, a: dRs + cols.lowerBound, lda: gh,
@@ -136,10 +183,19 @@ class RecurrentLayer: Layer {
             let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
             sgemm(transB: true, m: b, n: h, k: end - c, a: dRs + c, lda: gh, b: U + c, ldb: gh,
                   beta: 0, c: hm.p, ldc: h)
-            let m = recurrentMask(column: c)!
+            let m = recurrentMask(column: c)! + rows.lowerBound * h
             for i in 0..<(b * h) { dhPrev[i] += hm.p[i] * m[i] }
             c = end
         }
+    }
+
+    /// Calls body(first, count, stride) over the (step, row) entries that were computed: one call
+    /// for the whole (T*B) buffers (stride 1), or, with a skipping plan, one per internal row over
+    /// its run (first = its first entry, entries `stride` = B rows apart). GEMMs over the
+    /// time-major buffers take lda = stride * width.
+    final func forEachRun(_ body: (_ first: Int, _ count: Int, _ stride: Int) -> Void) {
+        guard let runs else { body(0, steps * batch, 1); return }
+        for (i, run) in runs.enumerated() where !run.isEmpty { body(run.lowerBound * batch + i, run.count, batch) }
     }
 
     // ---- Layer ----
@@ -175,62 +231,162 @@ class RecurrentLayer: Layer {
     // x: (B, T, D)  mask: (B, T) or nil  ->  (B, T, H) in processing order if returnSequences, else (B, H)
     func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?) {
         let b = x.shape[0], t = x.shape[1], d = inputDim, h = units, gh = gateCount * h
-        batch = b; steps = t
-        xT.resize(t * b * d)
+        steps = t
+        planRows(x, mask: mask, dropoutDrawn: training && (dropout > 0 || recurrentDropout > 0))
+        let bi = batch   // internal rows
+        xT.resize(t * bi * d)
         x.data.withUnsafeBufferPointer { xp in
             for s in 0..<t {
                 let src = goBackwards ? t - 1 - s : s
-                for i in 0..<b { (xT.p + (s * b + i) * d).update(from: xp.baseAddress! + (i * t + src) * d, count: d) }
+                for i in 0..<b { copyRow(xT.p + (s * bi + i) * d, xp.baseAddress! + (perm[i] * t + src) * d, d) }
+                if let sh = sharedRow { (xT.p + (s * bi + sh) * d).update(from: padInput, count: d) }
             }
         }
         stepMask = mask.map { m in
-            var out = [Float](repeating: 0, count: t * b)
-            for s in 0..<t { for i in 0..<b { out[s * b + i] = m[i * t + (goBackwards ? t - 1 - s : s)] } }
+            var out = [Float](repeating: 0, count: t * bi)
+            for s in 0..<t { for i in 0..<b { out[s * bi + i] = m[perm[i] * t + (goBackwards ? t - 1 - s : s)] } }
             return out
         }
         drawDropoutMasks(training: training, rng: &rng)
 
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
-        z.resize(t * b * gh)
+        z.resize(t * bi * gh)
         params[2].value.withUnsafeBufferPointer { bias in
-            for r in 0..<(t * b) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
+            forEachRun { first, count, stride in
+                for k in 0..<count { (z.p + (first + k * stride) * gh).update(from: bias.baseAddress!, count: gh) }
+            }
         }
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
             if inMasks.count > 0 && maskGroups == 1 {
-                multiplyRows(xT.p, by: inMasks.p, into: xT.p, steps: t, batch: b, width: d)
+                multiplyRows(xT.p, by: inMasks.p, into: xT.p, steps: t, batch: bi, width: d)
             }
             if inMasks.count == 0 || maskGroups == 1 {
-                sgemm(m: t * b, n: gh, k: d, a: xT.p, lda: d, b: W, ldb: gh, beta: 1, c: z.p, ldc: gh)
+                forEachRun { first, count, stride in
+                    sgemm(m: count, n: gh, k: d, a: xT.p + first * d, lda: stride * d, b: W, ldb: gh, beta: 1,
+                          c: z.p + first * gh, ldc: stride * gh)
+                }
             } else {
-                wide.resize(t * b * d)
+                wide.resize(t * bi * d)
                 for k in 0..<gateCount {
-                    multiplyRows(xT.p, by: inMasks.p + k * b * d, into: wide.p, steps: t, batch: b, width: d)
-                    sgemm(m: t * b, n: h, k: d, a: wide.p, lda: d, b: W + k * h, ldb: gh, beta: 1, c: z.p + k * h, ldc: gh)
+                    multiplyRows(xT.p, by: inMasks.p + k * bi * d, into: wide.p, steps: t, batch: bi, width: d)
+                    sgemm(m: t * bi, n: h, k: d, a: wide.p, lda: d, b: W + k * h, ldb: gh, beta: 1, c: z.p + k * h, ldc: gh)
                 }
             }
         }
 
-        hs.resize((t + 1) * b * h)
-        hs.p.update(repeating: 0, count: b * h)
-        hm.resize(b * h)
+        hs.resize((t + 1) * bi * h)
+        hs.p.update(repeating: 0, count: bi * h)
+        hm.resize(bi * h)
         prepareForward()
         params[1].value.withUnsafeBufferPointer { up in
-            for s in 0..<t { forwardStep(s, up.baseAddress!) }
+            let U = up.baseAddress!
+            for s in 0..<t {
+                if active[s] > 0 { forwardStep(s, rows: 0..<active[s], U) }
+                if let sh = sharedRow, s < sharedSteps { forwardStep(s, rows: sh..<(sh + 1), U) }
+                // rows whose run starts at step s+1 start from the shared trajectory or the zero state
+                if s + 1 < t && active[s + 1] > active[s] {
+                    for i in active[s]..<active[s + 1] { copyState(sharedRow == nil ? 0 : s + 1, sharedRow ?? i, s + 1, i) }
+                }
+            }
         }
 
         var y: Tensor
         if returnSequences {
             y = Tensor(zeros: [b, t, h])
-            y.data.withUnsafeMutableBufferPointer { swapLeadingAxes(hs.p + b * h, $0.baseAddress!, t, b, h) }
-            if zeroOutputForMask, let m = stepMask {
-                for s in 0..<t { for i in 0..<b where m[s * b + i] == 0 { for j in 0..<h { y.data[(i * t + s) * h + j] = 0 } } }
+            y.data.withUnsafeMutableBufferPointer { yp in
+                for s in 0..<t {
+                    for i in 0..<b {
+                        let dst = yp.baseAddress! + (perm[i] * t + s) * h
+                        if zeroOutputForMask && isMasked(s, i) { continue }   // stays zero
+                        dst.update(from: hs.p + stateAfter(s, i) * h, count: h)
+                    }
+                }
             }
         } else {
-            y = Tensor(shape: [b, h], data: Array(UnsafeBufferPointer(start: hs.p + t * b * h, count: b * h)))
+            y = Tensor(zeros: [b, h])
+            y.data.withUnsafeMutableBufferPointer { yp in
+                for i in 0..<b { (yp.baseAddress! + perm[i] * h).update(from: hs.p + stateAfter(t - 1, i) * h, count: h) }
+            }
         }
         // Keras passes the input mask on unchanged, also with go_backwards.
         return (y, returnSequences ? mask : nil)
+    }
+
+    /// The row of hs holding internal row i's state after step s. Outside its run of computed
+    /// steps a row's state is not copied step by step: before the run it is the shared row's (or
+    /// the zero state hs[0]), after it the state the run ended with, as masked steps keep it.
+    private func stateAfter(_ s: Int, _ i: Int) -> Int {
+        guard let run = runs?[i] else { return (s + 1) * batch + i }
+        if s + 1 > run.upperBound { return run.upperBound * batch + i }
+        if s + 1 <= run.lowerBound { return sharedRow.map { (s + 1) * batch + $0 } ?? i }
+        return (s + 1) * batch + i
+    }
+
+    /// hs[toTime][to] = hs[fromTime][from], and the cell's own state likewise.
+    private func copyState(_ fromTime: Int, _ from: Int, _ toTime: Int, _ to: Int) {
+        let bi = batch, h = units
+        (hs.p + (toTime * bi + to) * h).update(from: hs.p + (fromTime * bi + from) * h, count: h)
+        copyCellState(fromTime: fromTime, from, toTime: toTime, to)
+    }
+
+    /// Chooses the row order and the rows each step computes (the padding notes at the top); the
+    /// plain plan is the identity with every row at every step.
+    private func planRows(_ x: Tensor, mask: [Float]?, dropoutDrawn: Bool) {
+        let b = x.shape[0], t = x.shape[1], d = inputDim
+        perm = Array(0..<b)
+        runs = nil
+        active = [Int](repeating: b, count: t)
+        sharedRow = nil
+        sharedSteps = 0
+        batch = b
+        guard RecurrentLayer.skipPadding && !dropoutDrawn && t > 0 else { return }
+        if let m = mask {
+            // each row's real steps, in processing order, must be one run [first, end)
+            var first = [Int](repeating: t, count: b), end = [Int](repeating: 0, count: b)
+            for i in 0..<b {
+                var n = 0
+                for s in 0..<t where m[i * t + (goBackwards ? t - 1 - s : s)] != 0 {
+                    first[i] = min(first[i], s); end[i] = s + 1; n += 1
+                }
+                if n == 0 { first[i] = t; end[i] = 0 }
+                else if n != end[i] - first[i] { return }
+            }
+            if (0..<b).allSatisfy({ end[$0] == 0 || first[$0] == 0 }) {          // post-padding
+                perm.sort { end[$0] > end[$1] || (end[$0] == end[$1] && $0 < $1) }
+                runs = perm.map { 0..<end[$0] }
+                for s in 0..<t { active[s] = perm.firstIndex { end[$0] <= s } ?? b }
+            } else if (0..<b).allSatisfy({ end[$0] == 0 || end[$0] == t }) {      // pre-padding
+                perm.sort { first[$0] < first[$1] || (first[$0] == first[$1] && $0 < $1) }
+                runs = perm.map { first[$0]..<t }
+                for s in 0..<t { active[s] = perm.firstIndex { first[$0] > s } ?? b }
+            }
+            return
+        }
+        guard inputFromEmbedding else { return }
+        // leading run (in processing order) of each row's first vector; the longest run's vector
+        // is the padding
+        let pad = x.data.withUnsafeBufferPointer { xp -> [Int] in
+            let base = xp.baseAddress!
+            func at(_ i: Int, _ s: Int) -> UnsafePointer<Float> { base + (i * t + (goBackwards ? t - 1 - s : s)) * d }
+            func same(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>) -> Bool { memcmp(p, q, d * 4) == 0 }
+            var run = [Int](repeating: 0, count: b)
+            for i in 0..<b {
+                var n = 1
+                while n < t && same(at(i, n), at(i, 0)) { n += 1 }
+                run[i] = n
+            }
+            let r = run.indices.max { run[$0] < run[$1] }!
+            padInput = Array(UnsafeBufferPointer(start: at(r, 0), count: d))
+            return (0..<b).map { same(at($0, 0), at(r, 0)) ? run[$0] : 0 }
+        }
+        sharedSteps = pad.max()!
+        guard sharedSteps >= 2 else { sharedSteps = 0; return }
+        perm.sort { pad[$0] < pad[$1] || (pad[$0] == pad[$1] && $0 < $1) }
+        runs = perm.map { pad[$0]..<t } + [0..<sharedSteps]
+        for s in 0..<t { active[s] = perm.firstIndex { pad[$0] > s } ?? b }
+        sharedRow = b
+        batch = b + 1
     }
 
     private func drawDropoutMasks(training: Bool, rng: inout Rng) {
@@ -247,51 +403,75 @@ class RecurrentLayer: Layer {
     }
 
     func backward(_ dy: Tensor) -> Tensor {
-        let b = batch, t = steps, d = inputDim, h = units, gh = gateCount * h
-        dZ.resize(t * b * gh)
-        dZ.zero()
-        if recurrentGradIsSeparate { dRSeparate.resize(t * b * gh); dRSeparate.zero() }
-        var dh = [Float](repeating: 0, count: b * h)       // dL/dh_s for the step being processed
-        var dhPrev = [Float](repeating: 0, count: b * h)   // what flows into step s-1
-        if !returnSequences { for i in 0..<(b * h) { dhPrev[i] = dy.data[i] } }
+        let bi = batch, b = perm.count, t = steps, d = inputDim, h = units, gh = gateCount * h
+        dZ.resize(t * bi * gh)
+        if recurrentGradIsSeparate { dRSeparate.resize(t * bi * gh) }
+        if runs == nil {
+            // masked rows inside the computed steps leave their rows alone, and those must be zero
+            // (with a skipping plan every computed row is written and no other row is read)
+            dZ.zero()
+            if recurrentGradIsSeparate { dRSeparate.zero() }
+        }
+        dhBuf.resize(bi * h)
+        dhPrevBuf.resize(bi * h)
+        let dhs = dhBuf.p        // dL/dh_s for the step being processed
+        let dprev = dhPrevBuf.p  // what flows into step s-1
+        dprev.update(repeating: 0, count: bi * h)
+        if !returnSequences {
+            dy.data.withUnsafeBufferPointer { dyp in
+                for i in 0..<b { (dprev + i * h).update(from: dyp.baseAddress! + perm[i] * h, count: h) }
+            }
+        }
         prepareBackward()
 
         params[1].value.withUnsafeBufferPointer { up in
         dy.data.withUnsafeBufferPointer { dyp in
-        dh.withUnsafeMutableBufferPointer { dhp in
-        dhPrev.withUnsafeMutableBufferPointer { dpp in
-            let U = up.baseAddress!, dhs = dhp.baseAddress!, dprev = dpp.baseAddress!
+            let U = up.baseAddress!
             for s in stride(from: t - 1, through: 0, by: -1) {
-                dhs.update(from: dprev, count: b * h)
+                dhs.update(from: dprev, count: bi * h)
                 if returnSequences {
                     // dy is batch-major in processing order
                     for i in 0..<b where !(zeroOutputForMask && isMasked(s, i)) {
-                        let src = dyp.baseAddress! + (i * t + s) * h, dst = dhs + i * h
+                        let src = dyp.baseAddress! + (perm[i] * t + s) * h, dst = dhs + i * h
                         for j in 0..<h { dst[j] += src[j] }
                     }
                 }
-                dprev.update(repeating: 0, count: b * h)
-                backwardStep(s, dh: dhs, dhPrev: dprev, U)
-                addRecurrentGrad(dR.p + s * b * gh, cols: 0..<genericRecurrentColumns, into: dprev, U)
+                if let sh = sharedRow {
+                    // rows still in their padding used the shared row's state: their gradient is its
+                    for i in active[s]..<b {
+                        let src = dhs + i * h, dst = dhs + sh * h
+                        for j in 0..<h { dst[j] += src[j]; src[j] = 0 }
+                        moveCellStateGrad(from: i, into: sh)
+                    }
+                }
+                dprev.update(repeating: 0, count: bi * h)
+                var ranges: [Range<Int>] = active[s] > 0 ? [0..<active[s]] : []
+                if let sh = sharedRow, s < sharedSteps { ranges.append(sh..<(sh + 1)) }
+                for rows in ranges {
+                    backwardStep(s, rows: rows, dh: dhs, dhPrev: dprev, U)
+                    addRecurrentGrad(dR.p + s * bi * gh, rows: rows, cols: 0..<genericRecurrentColumns, into: dprev, U)
+                }
                 if let m = stepMask {
                     // masked rows carried h unchanged, so their gradient carries on unchanged too
-                    for i in 0..<b where m[s * b + i] == 0 {
+                    for i in 0..<bi where m[s * bi + i] == 0 {
                         for j in 0..<h { dprev[i * h + j] += dhs[i * h + j] }
                     }
                 }
             }
-        }}}}
+        }}
 
         // Weight gradients as GEMMs over all (T*B) rows.
         params[0].grad.withUnsafeMutableBufferPointer { gw in
             if inMasks.count == 0 || maskGroups == 1 {
-                sgemm(transA: true, m: d, n: gh, k: t * b, a: xT.p, lda: d, b: dZ.p, ldb: gh, beta: 1,
-                      c: gw.baseAddress!, ldc: gh)
+                forEachRun { first, count, stride in
+                    sgemm(transA: true, m: d, n: gh, k: count, a: xT.p + first * d, lda: stride * d, b: dZ.p + first * gh,
+                          ldb: stride * gh, beta: 1, c: gw.baseAddress!, ldc: gh)
+                }
             } else {
-                wide.resize(t * b * max(d, h))
+                wide.resize(t * bi * max(d, h))
                 for k in 0..<gateCount {
-                    multiplyRows(xT.p, by: inMasks.p + k * b * d, into: wide.p, steps: t, batch: b, width: d)
-                    sgemm(transA: true, m: d, n: h, k: t * b, a: wide.p, lda: d, b: dZ.p + k * h, ldb: gh,
+                    multiplyRows(xT.p, by: inMasks.p + k * bi * d, into: wide.p, steps: t, batch: bi, width: d)
+                    sgemm(transA: true, m: d, n: h, k: t * bi, a: wide.p, lda: d, b: dZ.p + k * h, ldb: gh,
                           beta: 1, c: gw.baseAddress! + k * h, ldc: gh)
                 }
             }
@@ -299,57 +479,75 @@ class RecurrentLayer: Layer {
         params[1].grad.withUnsafeMutableBufferPointer { gu in
             let cols = genericRecurrentColumns
             if recMasks.count == 0 {
-                sgemm(transA: true, m: h, n: cols, k: t * b, a: hs.p, lda: h, b: dR.p, ldb: gh, beta: 1,
-                      c: gu.baseAddress!, ldc: gh)
+                forEachRun { first, count, stride in
+                    sgemm(transA: true, m: h, n: cols, k: count, a: hs.p + first * h, lda: stride * h, b: dR.p + first * gh,
+                          ldb: stride * gh, beta: 1, c: gu.baseAddress!, ldc: gh)
+                }
             } else {
-                wide.resize(t * b * max(d, h))
+                wide.resize(t * bi * max(d, h))
                 var c = 0
                 while c < cols {
                     let end = maskGroups == 1 ? cols : min(cols, (c / h + 1) * h)
-                    multiplyRows(hs.p, by: recurrentMask(column: c)!, into: wide.p, steps: t, batch: b, width: h)
-                    sgemm(transA: true, m: h, n: end - c, k: t * b, a: wide.p, lda: h, b: dR.p + c, ldb: gh,
+                    multiplyRows(hs.p, by: recurrentMask(column: c)!, into: wide.p, steps: t, batch: bi, width: h)
+                    sgemm(transA: true, m: h, n: end - c, k: t * bi, a: wide.p, lda: h, b: dR.p + c, ldb: gh,
                           beta: 1, c: gu.baseAddress! + c, ldc: gh)
                     c = end
                 }
             }
         }
         params[2].grad.withUnsafeMutableBufferPointer { gb in
-            for r in 0..<(t * b) {
-                let row = dZ.p + r * gh
-                for j in 0..<gh { gb[j] += row[j] }
+            forEachRun { first, count, stride in
+                for k in 0..<count {
+                    let row = dZ.p + (first + k * stride) * gh
+                    for j in 0..<gh { gb[j] += row[j] }
+                }
             }
         }
         finishBackward()
 
         // dx = dZ W^T (times the input masks), back to batch-major and timestep order.
-        let dxT = FloatBuffer()
-        dxT.resize(t * b * d)
+        dxT.resize(t * bi * d)
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
             if inMasks.count == 0 || maskGroups == 1 {
-                sgemm(transB: true, m: t * b, n: d, k: gh, a: dZ.p, lda: gh, b: W, ldb: gh, beta: 0, c: dxT.p, ldc: d)
-                if inMasks.count > 0 { multiplyRows(dxT.p, by: inMasks.p, into: dxT.p, steps: t, batch: b, width: d) }
+                if runs != nil { dxT.zero() }   // the steps not computed have no input gradient
+                forEachRun { first, count, stride in
+                    sgemm(transB: true, m: count, n: d, k: gh, a: dZ.p + first * gh, lda: stride * gh, b: W, ldb: gh,
+                          beta: 0, c: dxT.p + first * d, ldc: stride * d)
+                }
+                if inMasks.count > 0 { multiplyRows(dxT.p, by: inMasks.p, into: dxT.p, steps: t, batch: bi, width: d) }
             } else {
                 dxT.zero()
-                wide.resize(t * b * max(d, h))
+                wide.resize(t * bi * max(d, h))
                 for k in 0..<gateCount {
-                    sgemm(transB: true, m: t * b, n: d, k: h, a: dZ.p + k * h, lda: gh, b: W + k * h, ldb: gh,
+                    sgemm(transB: true, m: t * bi, n: d, k: h, a: dZ.p + k * h, lda: gh, b: W + k * h, ldb: gh,
                           beta: 0, c: wide.p, ldc: d)
-                    let m = inMasks.p + k * b * d
-                    for r in 0..<(t * b) {
-                        let mr = m + (r % b) * d, src = wide.p + r * d, dst = dxT.p + r * d
+                    let m = inMasks.p + k * bi * d
+                    for r in 0..<(t * bi) {
+                        let mr = m + (r % bi) * d, src = wide.p + r * d, dst = dxT.p + r * d
                         for j in 0..<d { dst[j] += src[j] * mr[j] }
                     }
                 }
             }
         }
-        var dx = Tensor(zeros: [b, t, d])
-        dx.data.withUnsafeMutableBufferPointer { dxp in
-            for s in 0..<t {
-                let dst = goBackwards ? t - 1 - s : s
-                for i in 0..<b { (dxp.baseAddress! + (i * t + dst) * d).update(from: dxT.p + (s * b + i) * d, count: d) }
+        if let sh = sharedRow {
+            // the shared row's input gradient is the padding rows' sum: spread it evenly over them
+            for s in 0..<sharedSteps {
+                let n = b - active[s], src = dxT.p + (s * bi + sh) * d
+                let share = 1 / Float(n)
+                for i in active[s]..<b {
+                    let dst = dxT.p + (s * bi + i) * d
+                    for j in 0..<d { dst[j] = src[j] * share }
+                }
             }
         }
+        let dx = Tensor(shape: [b, t, d], data: [Float](unsafeUninitializedCapacity: b * t * d) { buf, n in
+            for s in 0..<t {
+                let dst = goBackwards ? t - 1 - s : s
+                for i in 0..<b { copyRow(buf.baseAddress! + (perm[i] * t + dst) * d, dxT.p + (s * bi + i) * d, d) }
+            }
+            n = b * t * d
+        })
         return dx
     }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Keras's SimpleRNN: h_t = act(x W + h_{t-1} U + b); kernel (D, H), recurrent_kernel (H, H),
 /// bias (H). Keras draws single dropout masks for it (no per-gate masks), as the driver does
 /// with one gate.
@@ -23,12 +25,12 @@ final class SimpleRNN: RecurrentLayer {
     }
 
     // z[s]: (B, H) preactivation, activated in place, which is also h_{s+1} for real steps.
-    override func forwardStep(_ s: Int, _ U: UnsafePointer<Float>) {
+    override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units
         let zs = z.p + s * b * h
         let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
-        addRecurrent(hPrev, cols: 0..<h, into: zs, ldc: h, U)
-        for i in 0..<b {
+        addRecurrent(hPrev, rows: rows, cols: 0..<h, into: zs, ldc: h, U)
+        for i in rows {
             if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
             let row = zs + i * h
             switch activation {
@@ -41,17 +43,15 @@ final class SimpleRNN: RecurrentLayer {
         }
     }
 
-    override func backwardStep(_ s: Int, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
+    override func backwardStep(_ s: Int, rows: Range<Int>, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units
-        for i in 0..<b where !isMasked(s, i) {
+        for i in rows where !isMasked(s, i) {
             let y = z.p + (s * b + i) * h, dz = dZ.p + (s * b + i) * h, d = dh + i * h
-            for j in 0..<h {
-                switch activation {
-                case .tanh: dz[j] = d[j] * (1 - y[j] * y[j])
-                case .sigmoid: dz[j] = d[j] * y[j] * (1 - y[j])
-                case .relu: dz[j] = y[j] > 0 ? d[j] : 0
-                case .linear, .softmax: dz[j] = d[j]
-                }
+            switch activation {
+            case .tanh: lk_activation_backward(0, y, d, dz, h)
+            case .sigmoid: lk_activation_backward(1, y, d, dz, h)
+            case .relu: for j in 0..<h { dz[j] = y[j] > 0 ? d[j] : 0 }
+            case .linear, .softmax: dz.update(from: d, count: h)
             }
         }
     }

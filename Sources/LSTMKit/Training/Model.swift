@@ -247,7 +247,12 @@ final class Model {
     func forward(_ x: Tensor, training: Bool, rng: inout Rng, through stack: [Layer]? = nil) -> Tensor {
         var h = x
         var mask: [Float]? = nil
-        for layer in stack ?? layers { (h, mask) = layer.forward(h, mask: mask, training: training, rng: &rng) }
+        var previous: Layer? = nil
+        for layer in stack ?? layers {
+            if previous is Embedding { markReadsEmbedding(layer) }
+            (h, mask) = layer.forward(h, mask: mask, training: training, rng: &rng)
+            previous = layer
+        }
         return h
     }
 
@@ -273,4 +278,11 @@ final class Model {
             if g.data.isEmpty { break }
         }
     }
+}
+
+/// A recurrent layer reading an Embedding directly may share the trajectory of identical leading
+/// inputs (Layers/Recurrent.swift): the input gradient there is only needed summed over rows.
+private func markReadsEmbedding(_ layer: Layer) {
+    if let r = layer as? RecurrentLayer { r.inputFromEmbedding = true }
+    if let bi = layer as? Bidirectional { bi.forwardLayer.inputFromEmbedding = true; bi.backwardLayer.inputFromEmbedding = true }
 }

@@ -1,0 +1,42 @@
+#ifndef LSTMKIT_CKERNELS_H
+#define LSTMKIT_CKERNELS_H
+
+/* The recurrent layers' elementwise kernels, in C so that each is compiled three times (AVX-512,
+ * AVX2+FMA, baseline x86-64) and the loader picks the one the CPU supports (target_clones, an
+ * ifunc): the library still runs on any x86-64 CPU. One call covers one row of a batch: h units,
+ * gate blocks laid out as in Keras (LSTM i, f, g, o; GRU z, r, hh). The approximations are the
+ * Cephes exp polynomial and a Taylor series for tanh near 0, within a few 1e-7 of libm. */
+
+#include <stddef.h>
+
+/* p[0..<n] = sigmoid(p), tanh(p), exp(p), in place. */
+void lk_sigmoid(float *p, long n);
+void lk_tanh(float *p, long n);
+void lk_exp(float *p, long n);
+
+/* LSTM step, one row. z: (4h) preactivations, activated in place; c_next = f*c_prev + i*g;
+ * tanh_c = tanh(c_next); h_next = o*tanh_c. */
+void lk_lstm_forward(float *z, const float *c_prev, float *c_next, float *tanh_c, float *h_next, long h);
+
+/* LSTM backward, one row. a: (4h) activated gates; dc: (h) dL/dc from the step after, replaced by
+ * dL/dc_prev; dz: (4h) written. */
+void lk_lstm_backward(const float *a, const float *c_prev, const float *tanh_c, const float *dh,
+                      float *dc, float *dz, long h);
+
+/* GRU step with reset_after, one row. z: (3h) input preactivations (x W + b), activated in place;
+ * inner: (3h) h_prev U + b_r; inner_h: (h) receives inner's hh part (saved for backward). */
+void lk_gru_forward(float *z, const float *inner, float *inner_h, const float *h_prev, float *h_next, long h);
+
+/* GRU's last part, both reset modes: z's hh block already holds its preactivation; activates it
+ * and h_next = zg*h_prev + (1-zg)*hh. */
+void lk_gru_output(float *z, const float *h_prev, float *h_next, long h);
+
+/* GRU backward, one row, the z and hh parts; dh_prev += dh*zg. With inner_h (reset_after) also the
+ * r part of dz and the recurrent-side gradient dr (3h). */
+void lk_gru_backward(const float *a, const float *h_prev, const float *dh, const float *inner_h,
+                     float *dz, float *dr, float *dh_prev, long h);
+
+/* dz = dy * act'(y) from the activated output y: kind 0 tanh, 1 sigmoid. */
+void lk_activation_backward(int kind, const float *y, const float *dy, float *dz, long n);
+
+#endif

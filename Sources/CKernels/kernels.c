@@ -1,0 +1,142 @@
+#include "ckernels.h"
+#include <stdint.h>
+#include <string.h>
+
+/* Each exported kernel is cloned per instruction set; the static helpers are inlined into every
+ * clone, and the loops are plain enough for the vectoriser (selects rather than branches). */
+#if defined(__x86_64__) && defined(__clang__)
+#define KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define KERNEL
+#endif
+
+static inline float lk_expf(float x) {
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
+    /* n = round(x / ln 2) by the 1.5 * 2^23 trick, which also leaves n in the low mantissa bits */
+    const float magic = 12582912.0f;
+    float t = x * 1.44269504f + magic;
+    float n = t - magic;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t tb, mb;
+    memcpy(&tb, &t, 4);
+    memcpy(&mb, &magic, 4);
+    int32_t sb = (int32_t)((uint32_t)(tb - mb + 127) << 23);
+    float scale;
+    memcpy(&scale, &sb, 4);
+    return p * scale;
+}
+
+static inline float lk_sigmoidf(float x) { return 1.0f / (1.0f + lk_expf(-x)); }
+
+static inline float lk_tanhf(float x) {
+    /* 1 - 2/(e^{2|x|}+1) cancels badly near 0, so small |x| uses the odd Taylor series instead */
+    float ax = x < 0 ? -x : x;
+    float e = lk_expf(ax + ax);
+    float big = 1.0f - 2.0f / (e + 1.0f);
+    big = x < 0 ? -big : big;
+    float x2 = x * x;
+    float p = 62.0f / 2835.0f;
+    p = p * x2 + -17.0f / 315.0f;
+    p = p * x2 + 2.0f / 15.0f;
+    p = p * x2 + -1.0f / 3.0f;
+    float small = x + x * x2 * p;
+    return ax >= 0.3f ? big : small;
+}
+
+KERNEL void lk_sigmoid(float *p, long n) {
+    for (long j = 0; j < n; j++) p[j] = lk_sigmoidf(p[j]);
+}
+
+KERNEL void lk_tanh(float *p, long n) {
+    for (long j = 0; j < n; j++) p[j] = lk_tanhf(p[j]);
+}
+
+KERNEL void lk_exp(float *p, long n) {
+    for (long j = 0; j < n; j++) p[j] = lk_expf(p[j]);
+}
+
+KERNEL void lk_lstm_forward(float *restrict z, const float *restrict c_prev, float *restrict c_next,
+                            float *restrict tanh_c, float *restrict h_next, long h) {
+    float *zi = z, *zf = z + h, *zg = z + 2 * h, *zo = z + 3 * h;
+    for (long j = 0; j < h; j++) {
+        float i = lk_sigmoidf(zi[j]), f = lk_sigmoidf(zf[j]), g = lk_tanhf(zg[j]), o = lk_sigmoidf(zo[j]);
+        float c = f * c_prev[j] + i * g;
+        float tc = lk_tanhf(c);
+        zi[j] = i; zf[j] = f; zg[j] = g; zo[j] = o;
+        c_next[j] = c;
+        tanh_c[j] = tc;
+        h_next[j] = o * tc;
+    }
+}
+
+KERNEL void lk_lstm_backward(const float *restrict a, const float *restrict c_prev, const float *restrict tanh_c,
+                             const float *restrict dh, float *restrict dc, float *restrict dz, long h) {
+    for (long j = 0; j < h; j++) {
+        float ig = a[j], fg = a[h + j], gg = a[2 * h + j], og = a[3 * h + j];
+        float dhj = dh[j], tcj = tanh_c[j];
+        float dcj = dc[j] + dhj * og * (1 - tcj * tcj);
+        dz[j] = dcj * gg * ig * (1 - ig);
+        dz[h + j] = dcj * c_prev[j] * fg * (1 - fg);
+        dz[2 * h + j] = dcj * ig * (1 - gg * gg);
+        dz[3 * h + j] = dhj * tcj * og * (1 - og);
+        dc[j] = dcj * fg;
+    }
+}
+
+KERNEL void lk_gru_forward(float *restrict z, const float *restrict inner, float *restrict inner_h,
+                           const float *restrict h_prev, float *restrict h_next, long h) {
+    for (long j = 0; j < h; j++) {
+        float zg = lk_sigmoidf(z[j] + inner[j]);
+        float r = lk_sigmoidf(z[h + j] + inner[h + j]);
+        float ih = inner[2 * h + j];
+        float hh = lk_tanhf(z[2 * h + j] + r * ih);
+        z[j] = zg; z[h + j] = r; z[2 * h + j] = hh;
+        inner_h[j] = ih;
+        h_next[j] = zg * h_prev[j] + (1 - zg) * hh;
+    }
+}
+
+KERNEL void lk_gru_output(float *restrict z, const float *restrict h_prev, float *restrict h_next, long h) {
+    for (long j = 0; j < h; j++) {
+        float zg = z[j], hh = lk_tanhf(z[2 * h + j]);
+        z[2 * h + j] = hh;
+        h_next[j] = zg * h_prev[j] + (1 - zg) * hh;
+    }
+}
+
+KERNEL void lk_gru_backward(const float *restrict a, const float *restrict h_prev, const float *restrict dh,
+                            const float *restrict inner_h, float *restrict dz, float *restrict dr,
+                            float *restrict dh_prev, long h) {
+    for (long j = 0; j < h; j++) {
+        float zg = a[j], hh = a[2 * h + j], dhj = dh[j];
+        dz[j] = dhj * (h_prev[j] - hh) * zg * (1 - zg);
+        dz[2 * h + j] = dhj * (1 - zg) * (1 - hh * hh);
+        dh_prev[j] += dhj * zg;
+    }
+    if (!inner_h) return;
+    for (long j = 0; j < h; j++) {
+        float r = a[h + j], dAh = dz[2 * h + j];
+        dz[h + j] = dAh * inner_h[j] * r * (1 - r);
+        dr[j] = dz[j];
+        dr[h + j] = dz[h + j];
+        dr[2 * h + j] = dAh * r;
+    }
+}
+
+KERNEL void lk_activation_backward(int kind, const float *restrict y, const float *restrict dy,
+                                   float *restrict dz, long n) {
+    if (kind == 0) {
+        for (long j = 0; j < n; j++) dz[j] = dy[j] * (1 - y[j] * y[j]);
+    } else {
+        for (long j = 0; j < n; j++) dz[j] = dy[j] * y[j] * (1 - y[j]);
+    }
+}

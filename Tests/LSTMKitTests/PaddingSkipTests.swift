@@ -1,0 +1,151 @@
+import XCTest
+@testable import LSTMKit
+
+/// The padding skip of the recurrent driver (Layers/Recurrent.swift) against the plain
+/// computation (RecurrentLayer.skipPadding = false): outputs and every gradient agree to float
+/// rounding, for pre- and post-padding, with and without a mask, every cell, return_sequences on
+/// and off, go_backwards and Bidirectional.
+final class PaddingSkipTests: XCTestCase {
+    let b = 7, t = 9, d = 3
+
+    override func tearDown() { RecurrentLayer.skipPadding = true }
+
+    /// The cells and directions tried; Bidirectional merges with concat.
+    func layers(_ seq: Bool) -> [(String, JSON)] {
+        let cells: [(String, [String: JSON])] = [("LSTM", [:]), ("GRU", [:]), ("GRU", ["reset_after": false]), ("SimpleRNN", [:])]
+        var out: [(String, JSON)] = []
+        for (cls, extra) in cells {
+            var c: [String: JSON] = ["units": 5, "return_sequences": .bool(seq)]
+            for (k, v) in extra { c[k] = v }
+            out.append((cls, .object(c)))
+            var back = c
+            back["go_backwards"] = true
+            out.append((cls, .object(back)))
+            out.append(("Bidirectional", .object(["layer": .object(["class_name": .string(cls), "config": .object(c)])])))
+        }
+        return out
+    }
+
+    func make(_ cls: String, _ config: JSON, fromEmbedding: Bool) throws -> Layer {
+        let layer = try makeLayer(cls, config, input: [t, d], seed: 3)
+        var rng = Rng(seed: 99)
+        for p in layer.params { p.value = (0..<p.count).map { _ in rng.uniform(-0.6, 0.6) } }
+        for r in [layer as? RecurrentLayer, (layer as? Bidirectional)?.forwardLayer, (layer as? Bidirectional)?.backwardLayer] {
+            r?.inputFromEmbedding = fromEmbedding
+        }
+        return layer
+    }
+
+    /// Forward and backward with the skip on or off: output, parameter gradients, input gradient.
+    func run(_ layer: Layer, _ x: Tensor, _ mask: [Float]?, skip: Bool) -> (y: [Float], grads: [[Float]], dx: [Float]) {
+        RecurrentLayer.skipPadding = skip
+        defer { RecurrentLayer.skipPadding = true }
+        var rng = Rng(seed: 1)
+        let (y, _) = layer.forward(x, mask: mask, training: false, rng: &rng)
+        var wr = Rng(seed: 2)
+        let dy = randomTensor(y.shape, &wr)
+        for p in layer.params { p.grad = [Float](repeating: 0, count: p.count) }
+        let dx = layer.backward(dy)
+        return (y.data, layer.params.map { $0.grad }, dx.data)
+    }
+
+    func assertClose(_ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        var worst: Float = 0
+        for (u, v) in zip(a, b) { worst = max(worst, abs(u - v) / max(1, abs(u), abs(v))) }
+        XCTAssertLessThanOrEqual(worst, 1e-5, what, file: file, line: line)
+    }
+
+    /// Random padding lengths, including none and all-padding rows.
+    func lengths(_ rng: inout Rng) -> [Int] {
+        var n = (0..<b).map { _ in rng.below(t + 1) }
+        n[0] = 0; n[1] = t
+        return n
+    }
+
+    /// Padding processed first (pre-padding forwards, post-padding under go_backwards) is shared.
+    func testUnmaskedPaddingSharesOneTrajectory() throws {
+        for seq in [false, true] {
+            for (cls, config) in layers(seq) { for pre in [true, false] {
+                var rng = Rng(seed: 5)
+                let pad = lengths(&rng)
+                var x = randomTensor([b, t, d], &rng)
+                let padVector = (0..<d).map { _ in rng.uniform(-1, 1) }
+                func isPad(_ i: Int, _ s: Int) -> Bool { pre ? s < pad[i] : s >= t - pad[i] }
+                for i in 0..<b { for s in 0..<t where isPad(i, s) { for j in 0..<d { x.data[(i * t + s) * d + j] = padVector[j] } } }
+                let what = "\(cls) \(config.serialized()) \(pre ? "pre" : "post")"
+                let layer = try make(cls, config, fromEmbedding: true)
+                let plain = run(layer, x, nil, skip: false)
+                let skipped = run(layer, x, nil, skip: true)
+                let shared = [layer as? RecurrentLayer, (layer as? Bidirectional)?.forwardLayer,
+                              (layer as? Bidirectional)?.backwardLayer].compactMap { $0 }
+                    .filter { $0.goBackwards != pre }
+                for r in shared { XCTAssertNotNil(r.sharedRow, "\(what): the skip did not engage") }
+                assertClose(skipped.y, plain.y, "\(what) output")
+                for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "\(what) grad \(k)") }
+                // dx: exact at the real steps; over the padding only the sum is defined (Embedding's need)
+                var real1: [Float] = [], real0: [Float] = [], sum1 = [Double](repeating: 0, count: d), sum0 = sum1
+                for i in 0..<b {
+                    for s in 0..<t {
+                        for j in 0..<d {
+                            let k = (i * t + s) * d + j
+                            if isPad(i, s) { sum1[j] += Double(skipped.dx[k]); sum0[j] += Double(plain.dx[k]) }
+                            else { real1.append(skipped.dx[k]); real0.append(plain.dx[k]) }
+                        }
+                    }
+                }
+                assertClose(real1, real0, "\(what) dx at real steps")
+                assertClose(sum1.map { Float($0) }, sum0.map { Float($0) }, "\(what) dx summed over the padding")
+            } }
+        }
+    }
+
+    func testMaskedPreAndPostPaddingComputeOnlyActiveRows() throws {
+        for seq in [false, true] {
+            for (cls, config) in layers(seq) {
+                for pre in [true, false] {
+                    var rng = Rng(seed: pre ? 8 : 9)
+                    let pad = lengths(&rng)
+                    let x = randomTensor([b, t, d], &rng)
+                    var mask = [Float](repeating: 1, count: b * t)
+                    for i in 0..<b { for k in 0..<pad[i] { mask[i * t + (pre ? k : t - 1 - k)] = 0 } }
+                    let what = "\(cls) \(config.serialized()) \(pre ? "pre" : "post")"
+                    let layer = try make(cls, config, fromEmbedding: true)
+                    let plain = run(layer, x, mask, skip: false)
+                    let skipped = run(layer, x, mask, skip: true)
+                    assertClose(skipped.y, plain.y, "\(what) output")
+                    for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "\(what) grad \(k)") }
+                    assertClose(skipped.dx, plain.dx, "\(what) dx")
+                }
+            }
+        }
+    }
+
+    /// A model from ids: Embedding -> LSTM -> Dense, pre-padded with id 0, the IMDB shape in small.
+    func testEmbeddingModelGradientsMatch() throws {
+        for maskZero in [false, true] {
+            let config: JSON = ["layers": [
+                ["class_name": "Embedding", "config": ["input_dim": 20, "output_dim": 4, "mask_zero": .bool(maskZero)]],
+                ["class_name": "LSTM", "config": ["units": 6]],
+                ["class_name": "Dense", "config": ["units": 1, "activation": "sigmoid"]],
+            ]]
+            var rng = Rng(seed: 21)
+            var ids = [Float](repeating: 0, count: b * t)
+            let pad = lengths(&rng)
+            for i in 0..<b { for s in pad[i]..<t { ids[i * t + s] = Float(1 + rng.below(19)) } }
+            let x = Tensor(shape: [b, t], data: ids)
+            var results: [[[Float]]] = []
+            for skip in [false, true] {
+                RecurrentLayer.skipPadding = skip
+                let m = try Model(config: config, seed: 4)
+                try m.build(input: [t])
+                var r = Rng(seed: 0)
+                let y = m.forward(x, training: false, rng: &r)
+                for p in m.params { p.grad = [Float](repeating: 0, count: p.count) }
+                m.backward(y.data.map { $0 - 0.5 }, fused: false, outputShape: y.shape)
+                results.append([y.data] + m.params.map { $0.grad })
+            }
+            for (k, (a, b)) in zip(results[1], results[0]).enumerated() { assertClose(a, b, "mask_zero \(maskZero) tensor \(k)") }
+        }
+    }
+}
