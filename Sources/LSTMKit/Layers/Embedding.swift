@@ -39,7 +39,7 @@ final class Embedding: Layer {
         if isBuilt { return }
         // Keras's default embeddings_initializer: uniform(-0.05, 0.05)
         let w = (0..<(inputDim * outputDim)).map { _ in rng.uniform(-0.05, 0.05) }
-        params = [Param("embeddings", [inputDim, outputDim], w)]
+        params = [Param("embeddings", [inputDim, outputDim], w, lookups: true)]
     }
 
     // x: (B, T) ids as Float   ->   y: (B, T, D)
@@ -63,11 +63,15 @@ final class Embedding: Layer {
         let d = outputDim
         dy.data.withUnsafeBufferPointer { g in
             params[0].grad.withUnsafeMutableBufferPointer { gw in
+            params[0].lookupSquares!.withUnsafeMutableBufferPointer { sq in
                 for (i, id) in ids.enumerated() {
-                    let dst = gw.baseAddress! + Int(id) * d, src = g.baseAddress! + i * d
-                    for j in 0..<d { dst[j] += src[j] }
+                    let row = Int(id) * d, src = g.baseAddress! + i * d
+                    for j in 0..<d {
+                        gw[row + j] += src[j]
+                        sq[row + j] += src[j] * src[j]
+                    }
                 }
-            }
+            }}
         }
         return Tensor(shape: [], data: [])
     }

@@ -21,14 +21,27 @@ final class Param {
     let shape: [Int]
     var value: [Float]
     var grad: [Float]
+    /// For a weight read by row lookups (Embedding): the sum over lookups of each lookup's
+    /// squared gradient, accumulated beside grad. Keras 3's TensorFlow backend hands such
+    /// gradients to the optimizer as IndexedSlices with one slice per lookup, and Adam, RMSprop
+    /// and Adagrad square the slices before summing them; the optimizers here use this in place
+    /// of grad^2 so the tutorials train as they do in Keras (see the README).
+    var lookupSquares: [Float]?
 
-    init(_ name: String, _ shape: [Int], _ value: [Float]) {
+    init(_ name: String, _ shape: [Int], _ value: [Float], lookups: Bool = false) {
         self.name = name
         self.shape = shape
         self.value = value
         self.grad = [Float](repeating: 0, count: value.count)
+        self.lookupSquares = lookups ? grad : nil
     }
     var count: Int { value.count }
+
+    /// Zeroes the gradient (and the lookup squares), as before every batch.
+    func zeroGradient() {
+        grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        lookupSquares?.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
 }
 
 /// Shapes of activations without the batch dimension; nil is a length not known yet (Keras's None).

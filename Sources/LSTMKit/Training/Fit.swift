@@ -176,7 +176,7 @@ extension Model {
         // per-row sums rescaled to samples, so sequence outputs average over steps too
         let metrics = settings.metrics.map { $0.sum(p: out.data, y: y.data, rows: rows, width: width) * Double(x.shape[0]) / Double(rows) }
         if train && loss.isFinite {
-            for layer in stack { for p in layer.params { p.grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } } }
+            for layer in stack { for p in layer.params { p.zeroGradient() } }
             if share != 1 {
                 let scale = Float(share)
                 for i in 0..<grad.count { grad[i] *= scale }

@@ -141,7 +141,9 @@ class OptimizerBase: Optimizer {
     private var slotCount = -1
 
     /// One variable's update: w -= f(g) with the optimizer's state k, at learning rate lr.
-    func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {}
+    /// g2, where given, replaces g * g (Param.lookupSquares).
+    func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
+                _ g2: UnsafeBufferPointer<Float>?, lr: Float) {}
 
     func step(_ params: [Param]) {
         clip(params)
@@ -152,10 +154,21 @@ class OptimizerBase: Optimizer {
         let lr = learningRate.value(at: iterations)
         for (k, p) in params.enumerated() {
             p.grad.withUnsafeBufferPointer { g in
-                p.value.withUnsafeMutableBufferPointer { w in update(k, w, g, lr: lr) }
+                p.value.withUnsafeMutableBufferPointer { w in
+                    if let squares = p.lookupSquares {
+                        squares.withUnsafeBufferPointer { update(k, w, g, $0, lr: lr) }
+                    } else {
+                        update(k, w, g, nil, lr: lr)
+                    }
+                }
             }
         }
         iterations += 1
+    }
+
+    private func scaleLookupSquares(_ p: Param, _ scale: Float) {
+        guard p.lookupSquares != nil else { return }
+        for i in 0..<p.count { p.lookupSquares![i] *= scale * scale }
     }
 
     /// Keras 3's _clip_gradients: clipnorm per variable (g * c / max(|g|, c)), else
@@ -168,12 +181,16 @@ class OptimizerBase: Optimizer {
                 if n <= c { continue }
                 let scale = c / n
                 for i in 0..<p.count { p.grad[i] *= scale }
+                scaleLookupSquares(p, scale)
             }
         } else if let c = globalClipnorm {
             let n = Float(params.reduce(0.0) { $0 + norm($1) }.squareRoot())
             if n <= c { return }
             let scale = c / n
-            for p in params { for i in 0..<p.count { p.grad[i] *= scale } }
+            for p in params {
+                for i in 0..<p.count { p.grad[i] *= scale }
+                scaleLookupSquares(p, scale)
+            }
         } else if let c = clipvalue {
             for p in params { for i in 0..<p.count { p.grad[i] = min(max(p.grad[i], -c), c) } }
         }
@@ -213,7 +230,8 @@ final class Adam: OptimizerBase {
     }
     override func createSlots(_ params: [Param]) { m = zerosLike(params); v = m }
 
-    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
+    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
+                         _ g2: UnsafeBufferPointer<Float>?, lr: Float) {
         let t = Double(iterations + 1)
         let alpha = Float(Double(lr) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let b1 = beta1, b2 = beta2, eps = epsilon
@@ -222,7 +240,7 @@ final class Adam: OptimizerBase {
             for i in 0..<w.count {
                 let gi = g[i]
                 mk[i] += (gi - mk[i]) * (1 - b1)
-                vk[i] += (gi * gi - vk[i]) * (1 - b2)
+                vk[i] += ((g2?[i] ?? gi * gi) - vk[i]) * (1 - b2)
                 w[i] -= alpha * mk[i] / (vk[i].squareRoot() + eps)
             }
         }}
@@ -246,7 +264,8 @@ final class SGD: OptimizerBase {
     override var hyperparameters: [String: JSON] { ["momentum": jsonNumber(momentum), "nesterov": .bool(nesterov)] }
     override func createSlots(_ params: [Param]) { m = zerosLike(params) }
 
-    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
+    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
+                         _ g2: UnsafeBufferPointer<Float>?, lr: Float) {
         if momentum == 0 {
             for i in 0..<w.count { w[i] -= lr * g[i] }
             return
@@ -292,7 +311,8 @@ final class RMSprop: OptimizerBase {
         if centered { average = velocity }
     }
 
-    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
+    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
+                         _ g2: UnsafeBufferPointer<Float>?, lr: Float) {
         let rho = rho, mu = momentum, eps = epsilon, centered = centered
         // The slots are moved out while updated, so no copy is made; absent ones (no momentum,
         // not centered) are a one-element dummy that the loop never touches.
@@ -305,7 +325,7 @@ final class RMSprop: OptimizerBase {
         m.withUnsafeMutableBufferPointer { m in
             for i in 0..<w.count {
                 let gi = g[i]
-                v[i] = rho * v[i] + (1 - rho) * gi * gi
+                v[i] = rho * v[i] + (1 - rho) * (g2?[i] ?? gi * gi)
                 var denominator = v[i] + eps
                 if centered {
                     a[i] = rho * a[i] + (1 - rho) * gi
@@ -345,10 +365,11 @@ final class Adagrad: OptimizerBase {
     }
     override func createSlots(_ params: [Param]) { accumulator = zerosLike(params, initialAccumulator) }
 
-    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, lr: Float) {
+    override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
+                         _ g2: UnsafeBufferPointer<Float>?, lr: Float) {
         accumulator[k].withUnsafeMutableBufferPointer { acc in
             for i in 0..<w.count {
-                acc[i] += g[i] * g[i]
+                acc[i] += g2?[i] ?? g[i] * g[i]
                 w[i] -= lr * g[i] / (acc[i] + epsilon).squareRoot()
             }
         }

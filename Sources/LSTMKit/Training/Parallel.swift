@@ -39,17 +39,22 @@ extension Model {
         return [layers] + Array(workerLayers.prefix(count - 1))
     }
 
+    private func add(_ source: [Float], into target: inout [Float]) {
+        target.withUnsafeMutableBufferPointer { dst in
+            source.withUnsafeBufferPointer { src in
+                for i in 0..<dst.count { dst[i] += src[i] }
+            }
+        }
+    }
+
     /// Adds the gradients of the worker copies 1..<count into the model's own.
     func sumWorkerGradients(_ count: Int) {
         guard count > 1 else { return }
         let own = params
         for copy in workerLayers.prefix(count - 1) {
             for (mine, theirs) in zip(own, copy.flatMap { $0.params }) {
-                mine.grad.withUnsafeMutableBufferPointer { dst in
-                    theirs.grad.withUnsafeBufferPointer { src in
-                        for i in 0..<dst.count { dst[i] += src[i] }
-                    }
-                }
+                add(theirs.grad, into: &mine.grad)
+                if let squares = theirs.lookupSquares { add(squares, into: &mine.lookupSquares!) }
             }
         }
     }
