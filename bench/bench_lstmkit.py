@@ -34,7 +34,8 @@ PEERS = Path(os.environ.get("PEERS_DIR", REPO.parent / "shared" / "peers")).reso
 
 ap = argparse.ArgumentParser()
 ap.add_argument("model", choices=["M1", "M2", "M3", "M3rd0", "M4"])
-ap.add_argument("--threads", type=int, default=2, help="OpenBLAS threads")
+ap.add_argument("--threads", type=int, default=2,
+                help="engine threads (LSTMKIT_NUM_THREADS; OpenBLAS itself runs on one)")
 ap.add_argument("--windows", type=int, default=5, help="timed training windows")
 ap.add_argument("--window-steps", type=int, default=0, help="steps per window (0 = spec default)")
 ap.add_argument("--warmup", type=int, default=3, help="untimed warm-up train steps")
@@ -42,24 +43,14 @@ ap.add_argument("--infer-batches", type=int, default=4, help="batches of 256 per
 ap.add_argument("--infer-reps", type=int, default=3)
 ap.add_argument("--lat-n", type=int, default=30, help="batch-1 calls timed")
 ap.add_argument("--no-c-latency", action="store_true", help="skip the C batch-1 latency")
-ap.add_argument("--ftz", action="store_true",
-                help="measurement aid: flush denormals to zero (bench/ftz.c) before loading lstmkit")
-ap.add_argument("--coretype", default="",
-                help="measurement aid: OPENBLAS_CORETYPE (e.g. SkylakeX) for OpenBLAS builds that "
-                     "do not recognise the CPU")
 ap.add_argument("--latency-bin", default=os.environ.get("LSTMKIT_LATENCY_BIN", ""),
                 help="bench/latency binary (default: build it into a temporary folder)")
 args = ap.parse_args()
 
-# OpenBLAS reads its thread count (and OPENBLAS_CORETYPE) once, when the library is loaded.
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
-sys.path.insert(0, str(HERE))
-import aids  # noqa: E402
-
-aids.coretype(args.coretype)
-FRAMEWORK = aids.variant_name("lstmkit", args.ftz, args.coretype, args.threads)
-FTZ_SHIM = aids.ftz() if args.ftz else None
+# The engine splits batches over its own threads; the peers get the same count of intra-op
+# threads from ../shared/peers.
+os.environ["LSTMKIT_NUM_THREADS"] = str(args.threads)
+FRAMEWORK = "lstmkit" if args.threads == 2 else "lstmkit-%dt" % args.threads
 
 sys.path.insert(0, str(PEERS))
 sys.path.insert(0, str(REPO / "bindings" / "python"))
@@ -167,8 +158,6 @@ def c_latency(model):
         path = os.path.join(tmp, "model.lstmkit")
         model.save(path)
         env = dict(os.environ, LD_LIBRARY_PATH=str(Path(lstmkit.library_path).resolve().parent))
-        if FTZ_SHIM:
-            env["LD_PRELOAD"] = FTZ_SHIM
         proc = subprocess.run([latency_binary(), path, str(args.lat_n * 3), "5"],
                               capture_output=True, text=True, env=env, check=True)
     fields = dict(item.split("=") for item in proc.stdout.split() if "=" in item)
@@ -224,7 +213,7 @@ if not args.no_c_latency:
 flops = train_flops_per_sample(name)
 emit({
     "framework": FRAMEWORK,
-    "ftz": bool(args.ftz), "openblas_coretype": args.coretype or None,
+
     "model": name,
     "versions": {"lstmkit": lstmkit.library_version(), "numpy": np.__version__},
     "library_path": str(lstmkit.library_path),

@@ -34,25 +34,19 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--max-steps", type=int, default=0,
                 help="stop after this many training batches and extrapolate the epoch from the "
                      "median step time (for configurations too slow for a whole epoch)")
-ap.add_argument("--ftz", action="store_true", help="lstmkit: flush denormals (bench/aids.py)")
-ap.add_argument("--coretype", default="", help="lstmkit: OPENBLAS_CORETYPE (bench/aids.py)")
 ap.add_argument("--rows", type=int, default=25_000, help="training rows (first ROWS of the CSV)")
 ap.add_argument("--data", type=Path,
                 default=Path(os.environ.get("LSTMKIT_DATA") or REPO.parent / "shared" / "datasets"))
 args = ap.parse_args()
 
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ[var] = str(args.threads)
+if args.framework == "lstmkit":
+    os.environ["LSTMKIT_NUM_THREADS"] = str(args.threads)
+else:
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, str(REPO / "bindings" / "python"))
-sys.path.insert(0, str(HERE))
-import aids  # noqa: E402
-
-if args.framework == "lstmkit":
-    aids.coretype(args.coretype)
-    if args.ftz:
-        aids.ftz()
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -144,7 +138,7 @@ steps_per_epoch = -(-int(len(texts) * 0.9) // 64)
 step_s = np.diff(timer.stamps[1:]) if len(timer.stamps) > 2 else np.array([])
 partial = bool(args.max_steps) and len(timer.stamps) < steps_per_epoch * args.epochs
 print("RESULT " + json.dumps({
-    "framework": aids.variant_name(args.framework, args.ftz, args.coretype, args.threads),
+    "framework": args.framework if args.threads == 2 else "%s-%dt" % (args.framework, args.threads),
     "partial_epoch": partial,
     "steps_done": len(timer.stamps),
     "steps_per_epoch": steps_per_epoch,

@@ -10,15 +10,13 @@
 #   ROUNDS      rounds (default 3)
 #   MODELS      models (default "M1 M2 M3 M3rd0 M4")
 #   FRAMEWORKS  default "lstmkit keras keras-xla torch torch-nomkldnn onnxruntime gemm"
-#               lstmkit variants (measurement aids, see bench_lstmkit.py): lstmkit-ftz flushes
-#               denormals to zero, lstmkit-ftz-skylakex also sets OPENBLAS_CORETYPE=SkylakeX,
-#               a -1t suffix runs OpenBLAS on 1 thread instead of 2
+#               lstmkit-1t runs the engine on 1 thread instead of 2
 #               (onnxruntime runs the .onnx file torch exported earlier in the same round, so it
 #               needs torch too; gemm = ../shared/peers/gemm_ref.py at 2 and 1 threads)
 #   REAL_IMDB   frameworks for the real-data IMDB epoch (bench/real_imdb_epoch.py) run once after
-#               the rounds, e.g. "lstmkit keras" or "lstmkit-ftz-skylakex keras" (default: none);
+#               the rounds, e.g. "lstmkit keras" (default: none);
 #               NAME@N stops after N batches and extrapolates the epoch (for slow variants),
-#               e.g. "lstmkit@30 lstmkit-ftz-skylakex keras"; IMDB_EPOCHS (default 1)
+#               e.g. "lstmkit@30 keras"; IMDB_EPOCHS (default 1)
 #   OUTDIR      outputs (default bench/out): results.jsonl, logs/, results_table.md
 #   PEERS_DIR   the peers' harness (default ../shared/peers beside the repository)
 #   PEERS_VENV  the peers' virtualenv; created with the harness's setup_venv.sh when missing
@@ -74,8 +72,6 @@ for m in $MODELS; do
     case $fw in
       lstmkit*)
         extra=""
-        case $fw in *ftz*) extra="$extra --ftz" ;; esac
-        case $fw in *skylakex*) extra="$extra --coretype SkylakeX" ;; esac
         case $fw in *-1t) extra="$extra --threads 1" ;; esac
         CONFIGS+=("$fw:$m|$LSTMKIT_PY|$HERE/bench_lstmkit.py $m$extra") ;;
     esac
@@ -145,8 +141,6 @@ done
 for spec in $REAL_IMDB; do
   fw=${spec%%@*}; py=$PEERS_PY; extra=""
   case $fw in lstmkit*) py=$LSTMKIT_PY ;; esac
-  case $fw in *ftz*) extra="$extra --ftz" ;; esac
-  case $fw in *skylakex*) extra="$extra --coretype SkylakeX" ;; esac
   case $spec in *@*) extra="$extra --max-steps ${spec#*@}" ;; esac
   # shellcheck disable=SC2086  # extra is a word list on purpose
   run_one "imdb-real:$fw" 1 "$py" "$HERE/real_imdb_epoch.py" --framework "${fw%%-*}" \
