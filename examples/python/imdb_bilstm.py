@@ -1,6 +1,6 @@
 """IMDB sentiment with a bidirectional LSTM — the Keras "Bidirectional LSTM on IMDB" tutorial.
 
-    python examples/python/imdb_bilstm.py                          # 45,000 / 5,000 reviews, 4 epochs
+    python examples/python/imdb_bilstm.py                          # all 50,000 reviews, 4 epochs
     python examples/python/imdb_bilstm.py --rows 4000 --epochs 1   # a quick run
 
 The first 90% of the rows train (10% of those held out for validation), the last 10% test:
