@@ -5,7 +5,8 @@
 
 The first 90% of the rows train (10% of those held out for validation), the last 10% test:
 with all 50,000 reviews that is the tutorial's 45,000 / 5,000. Keras 3 on the same setting
-reaches at least 87% test accuracy. Writes the model with its tokenizer to --out/imdb_bilstm.lstmkit.
+reaches at least 87% test accuracy. Writes the model with its tokenizer to
+--out/imdb_bilstm.lstmkit.
 """
 
 import argparse

@@ -7,8 +7,8 @@ on Movie Reviews" tutorial, on lstmkit.
 Labels: 0 negative, 1 somewhat negative, 2 neutral, 3 somewhat positive, 4 positive. The last
 10% of the rows are held out for validation; the file is ordered by sentence, so those are
 mostly phrases of sentences the model never saw. Always answering "neutral" scores 0.49 there
-with all rows; Keras 3 reaches a best val_accuracy of at least 0.60. Writes the loss and accuracy curves
-(rotten_tomatoes_loss.png, rotten_tomatoes_accuracy.png) to --out.
+with all rows; Keras 3 reaches a best val_accuracy of at least 0.60. Writes the loss and
+accuracy curves (rotten_tomatoes_loss.png, rotten_tomatoes_accuracy.png) to --out.
 """
 
 import argparse
