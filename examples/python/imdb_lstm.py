@@ -25,6 +25,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e bindings/python`
     sys.path.insert(0, str(REPO / "bindings" / "python"))
 
+import lstmkit  # noqa: E402
 from lstmkit.layers import LSTM, Dense, Embedding  # noqa: E402
 from lstmkit.models import Sequential  # noqa: E402
 from lstmkit.preprocessing.sequence import pad_sequences  # noqa: E402
@@ -40,9 +41,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rows", type=int, default=None,
                         help="use only the first ROWS reviews (half to train, half to test)")
+    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
     parser.add_argument("--out", type=Path, default=REPO / "out")
     parser.add_argument("--no-c", action="store_true", help="skip the check with the C example")
     args = parser.parse_args()
+    if args.seed is not None:
+        lstmkit.utils.set_random_seed(args.seed)
 
     # Load the data: 50,000 reviews labelled positive/negative.
     data = pd.read_csv(data_dir() / "imdb" / "IMDB_Dataset.csv", nrows=args.rows)
