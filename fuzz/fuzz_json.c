@@ -90,6 +90,13 @@ static void run_model(lstmkit_model *m) {
     free(x);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc; (void)argv;
+    /* Models the engine would accept on this machine but that exceed -rss_limit_mb are refused. */
+    setenv("LSTMKIT_MEMORY_LIMIT", "1000000000", 0);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     char *text = malloc(size);

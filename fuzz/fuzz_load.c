@@ -21,6 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     const char *dir = getenv("LSTMKIT_FUZZ_TMP");
     if (dir == NULL) dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(path, sizeof path, "%s/lstmkit-fuzz-%d.lstmkit", dir, (int)getpid());
+    setenv("LSTMKIT_MEMORY_LIMIT", "1000000000", 0);   /* stay below -rss_limit_mb */
     return 0;
 }
 

@@ -57,7 +57,8 @@
  *  - FORMAT: a model file that is truncated, corrupt (CRC-32 mismatch), not a model, or made by
  *    an incompatible version.
  *  - NO_MEMORY: sizes that would not fit in memory are refused before anything is allocated:
- *    weights (with gradients and optimizer state) beyond physical memory or RLIMIT_AS/DATA,
+ *    weights (with gradients and optimizer state) beyond physical memory, RLIMIT_AS/DATA or
+ *    the environment variable LSTMKIT_MEMORY_LIMIT (bytes, read at each check),
  *    a batch whose activations would not fit, an output too large to address.
  *  - BUFFER_TOO_SMALL: see Memory; the size needed is still reported.
  *  - CANCELLED: the progress callback returned non-zero; fit stopped after that batch and the

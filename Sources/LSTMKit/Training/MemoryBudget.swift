@@ -3,9 +3,17 @@ import Glibc
 /// Sizes that would not fit in memory are refused up front with LSTMKIT_E_NO_MEMORY: Swift
 /// cannot recover from a failed allocation, so in a library loaded into someone else's process
 /// "try it and see" would take that process down. The budget is the machine's physical memory,
-/// or the address-space / data rlimit when one is lower.
+/// or the address-space / data rlimit when one is lower, or LSTMKIT_MEMORY_LIMIT (bytes) when the
+/// host process sets a lower one in its environment (read at each check).
 enum MemoryBudget {
-    static let bytes: Int = {
+    static var bytes: Int {
+        if let text = getenv("LSTMKIT_MEMORY_LIMIT"), let limit = Int(String(cString: text)), limit > 0 {
+            return min(limit, machine)
+        }
+        return machine
+    }
+
+    private static let machine: Int = {
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
         var budget = pages > 0 && pageSize > 0 ? pages.multipliedReportingOverflow(by: pageSize).partialValue : 1 << 34
         if budget <= 0 { budget = 1 << 34 }

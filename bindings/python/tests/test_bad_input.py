@@ -548,6 +548,17 @@ def predict_activations_too_large():
         C.lstmkit_model_free(m)
 
 
+def with_memory_limit_1gb():
+    # Found by fuzz_json: 3.9 GB of LSTM kernel (1 unit on 244M features), within the machine's
+    # budget but not a host's that sets LSTMKIT_MEMORY_LIMIT.
+    os.environ["LSTMKIT_MEMORY_LIMIT"] = str(10 ** 9)
+    try:
+        return create_status(layers(("LSTM", {"units": 1}), input_shape=[3, 244444444]))
+    finally:
+        del os.environ["LSTMKIT_MEMORY_LIMIT"]
+
+
+case("create-over_LSTMKIT_MEMORY_LIMIT", MEM, with_memory_limit_1gb)
 case("predict-weights_too_large_for_memory", MEM, predict_lazy_absurd)
 case("predict-activations_too_large_for_memory", MEM, predict_activations_too_large)
 

@@ -122,7 +122,7 @@ def test_bit_flips_in_the_header_length_are_caught(small_model, tmp_path):
         assert load_status(path) == C.E_FORMAT, bit
 
 
-REGRESSIONS = sorted(p for p in (REPO / "fuzz" / "regressions").iterdir() if p.suffix != ".md")
+REGRESSIONS = sorted(p for p in (REPO / "fuzz" / "regressions").iterdir() if p.is_file() and p.suffix != ".md")
 SEEDS = sorted((REPO / "fuzz" / "seeds").glob("*"))
 
 
