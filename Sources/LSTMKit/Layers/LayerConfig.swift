@@ -8,8 +8,38 @@ struct LayerConfig {
         guard let object = json.objectValue else {
             throw LSTMKitError(.badConfig, "\(className): config must be a JSON object")
         }
+        try LayerConfig.refuseUnimplementedKerasOptions(object, className: className)
         self.init(fields: object, className: className)
     }
+
+    /// Keras's defaults for the initializers the engine implements, by config key.
+    private static let defaultInitializers: [String: Set<String>] = [
+        "kernel_initializer": ["glorotuniform"],
+        "recurrent_initializer": ["orthogonal"],
+        "bias_initializer": ["zeros", "zero"],
+        "embeddings_initializer": ["uniform", "randomuniform"],
+    ]
+
+    /// Keras options that change what a layer computes but that the engine does not implement
+    /// (other initializers, regularizers, constraints, unroll) are refused when set, so a
+    /// ported model never trains differently without saying so. Their Keras defaults pass.
+    private static func refuseUnimplementedKerasOptions(_ fields: [String: JSON], className: String) throws {
+        for (key, value) in fields where !value.isNull {
+            if key.hasSuffix("_initializer") {
+                let name = value.stringValue ?? value["class_name"]?.stringValue ?? value.serialized()
+                let normalized = name.lowercased().filter { $0 != "_" }
+                guard let allowed = defaultInitializers[key], allowed.contains(normalized) else {
+                    let hint = defaultInitializers[key].map { " (only Keras's default, \($0.sorted()[0]))" } ?? ""
+                    throw LSTMKitError(.badConfig, "\(className): '\(key)' = \(name) is not supported\(hint)")
+                }
+            } else if key.hasSuffix("_regularizer") || key.hasSuffix("_constraint") {
+                throw LSTMKitError(.badConfig, "\(className): '\(key)' is not supported (only null)")
+            } else if key == "unroll", value.boolValue != false {
+                throw LSTMKitError(.badConfig, "\(className): 'unroll' is not supported (only false)")
+            }
+        }
+    }
+
     private init(fields: [String: JSON], className: String) {
         self.json = fields
         self.className = className
