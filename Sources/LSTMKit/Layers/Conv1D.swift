@@ -139,20 +139,9 @@ final class Conv1D: Layer {
         var dcols = [Float](repeating: 0, count: n * width)
         dz.withUnsafeBufferPointer { dzp in
             cols.withUnsafeBufferPointer { cp in
-                params[0].grad.withUnsafeMutableBufferPointer { gw in
-                    sgemm(transA: true, m: width, n: f, k: n, a: cp.baseAddress!, lda: width,
-                          b: dzp.baseAddress!, ldb: f, beta: 1, c: gw.baseAddress!, ldc: f)
-                }
-            }
-            if useBias {
-                params[1].grad.withUnsafeMutableBufferPointer { gb in
-                    for r in 0..<n { for j in 0..<f { gb[j] += dzp[r * f + j] } }
-                }
-            }
-            params[0].value.withUnsafeBufferPointer { wp in
                 dcols.withUnsafeMutableBufferPointer { dcp in
-                    sgemm(transB: true, m: n, n: width, k: f, a: dzp.baseAddress!, lda: f,
-                          b: wp.baseAddress!, ldb: f, beta: 0, c: dcp.baseAddress!, ldc: width)
+                    linearBackward(x: cp.baseAddress!, dz: dzp.baseAddress!, rows: n, inWidth: width, outWidth: f,
+                                   kernel: params[0], bias: useBias ? params[1] : nil, dx: dcp.baseAddress!)
                 }
             }
         }

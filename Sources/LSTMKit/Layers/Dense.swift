@@ -94,24 +94,31 @@ final class Dense: Layer {
         var dx = Tensor(zeros: Array(outShape.dropLast()) + [d])
         dz.withUnsafeBufferPointer { dzp in
             x.withUnsafeBufferPointer { xp in
-                params[0].grad.withUnsafeMutableBufferPointer { gw in
-                    sgemm(transA: true, m: d, n: u, k: n, a: xp.baseAddress!, lda: d,
-                          b: dzp.baseAddress!, ldb: u, beta: 1, c: gw.baseAddress!, ldc: u)
-                }
-            }
-            if useBias {
-                params[1].grad.withUnsafeMutableBufferPointer { gb in
-                    for r in 0..<n { for j in 0..<u { gb[j] += dzp[r * u + j] } }
-                }
-            }
-            params[0].value.withUnsafeBufferPointer { wp in
                 dx.data.withUnsafeMutableBufferPointer { dxp in
-                    sgemm(transB: true, m: n, n: d, k: u, a: dzp.baseAddress!, lda: u,
-                          b: wp.baseAddress!, ldb: u, beta: 0, c: dxp.baseAddress!, ldc: d)
+                    linearBackward(x: xp.baseAddress!, dz: dzp.baseAddress!, rows: n, inWidth: d, outWidth: u,
+                                   kernel: params[0], bias: useBias ? params[1] : nil, dx: dxp.baseAddress!)
                 }
             }
         }
         return dx
+    }
+}
+
+/// Backward of y = x W + b over rows: dW += x^T dz, db += column sums of dz, and dx = dz W^T
+/// written over dx. x: (rows, inWidth), dz and y: (rows, outWidth), W: (inWidth, outWidth).
+/// Dense runs it on its input rows, Conv1D on its im2col rows.
+func linearBackward(x: UnsafePointer<Float>, dz: UnsafePointer<Float>, rows n: Int, inWidth: Int, outWidth: Int,
+                    kernel: Param, bias: Param?, dx: UnsafeMutablePointer<Float>) {
+    kernel.grad.withUnsafeMutableBufferPointer { gw in
+        sgemm(transA: true, m: inWidth, n: outWidth, k: n, a: x, lda: inWidth,
+              b: dz, ldb: outWidth, beta: 1, c: gw.baseAddress!, ldc: outWidth)
+    }
+    bias?.grad.withUnsafeMutableBufferPointer { gb in
+        for r in 0..<n { for j in 0..<outWidth { gb[j] += dz[r * outWidth + j] } }
+    }
+    kernel.value.withUnsafeBufferPointer { wp in
+        sgemm(transB: true, m: n, n: inWidth, k: outWidth, a: dz, lda: outWidth,
+              b: wp.baseAddress!, ldb: outWidth, beta: 0, c: dx, ldc: inWidth)
     }
 }
 
