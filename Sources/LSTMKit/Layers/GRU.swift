@@ -94,8 +94,8 @@ final class GRU: RecurrentLayer {
         let b = batch, h = units, g3 = 3 * h
         let hPrev = hs.p + s * b * h, dRp = dR.p
         for i in rows where !isMasked(s, i) {
-            let r = s * b + i
-            lk_gru_backward(z.p + r * g3, hPrev + i * h, dh + i * h, resetAfter ? innerH.p + r * h : nil,
+            let r = s * b + i, v = savedRow(s, i)
+            lk_gru_backward(z.p + (s * b + v) * g3, hPrev + v * h, dh + i * h, resetAfter ? innerH.p + (s * b + v) * h : nil,
                             dZ.p + r * g3, resetAfter ? dRp + r * g3 : nil, dhPrev + i * h, h)
         }
         guard !resetAfter else { return }
@@ -105,8 +105,9 @@ final class GRU: RecurrentLayer {
               beta: 0, c: drh.p + lo * h, ldc: h)
         let mh = recurrentMask(column: 2 * h)
         for i in rows where !isMasked(s, i) {
-            let a = z.p + (s * b + i) * g3, dz = dZ.p + (s * b + i) * g3
-            let hp = hPrev + i * h, d = drh.p + i * h, dpr = dhPrev + i * h
+            let v = savedRow(s, i)
+            let a = z.p + (s * b + v) * g3, dz = dZ.p + (s * b + i) * g3
+            let hp = hPrev + v * h, d = drh.p + i * h, dpr = dhPrev + i * h
             for j in 0..<h {
                 let r = a[h + j], m = mh?[i * h + j] ?? 1
                 dz[h + j] = d[j] * hp[j] * m * r * (1 - r)

@@ -63,9 +63,10 @@ final class LSTM: RecurrentLayer {
         (cs.p + (toTime * b + to) * h).update(from: cs.p + (fromTime * b + from) * h, count: h)
     }
 
-    override func moveCellStateGrad(from: Int, into: Int) {
-        let h = units, src = dc.p + from * h, dst = dc.p + into * h
-        for j in 0..<h { dst[j] += src[j]; src[j] = 0 }
+    override func carriedGradientIsZero(_ i: Int) -> Bool {
+        let row = dc.p + i * units
+        for j in 0..<units where row[j] != 0 { return false }
+        return true
     }
 
     override func prepareBackward() {
@@ -76,8 +77,8 @@ final class LSTM: RecurrentLayer {
     override func backwardStep(_ s: Int, rows: Range<Int>, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g4 = 4 * h
         for i in rows where !isMasked(s, i) {   // a masked row's dc passes through unchanged
-            let r = s * b + i
-            lk_lstm_backward(z.p + r * g4, cs.p + r * h, tanhC.p + r * h, dh + i * h, dc.p + i * h, dZ.p + r * g4, h)
+            let r = s * b + savedRow(s, i)
+            lk_lstm_backward(z.p + r * g4, cs.p + r * h, tanhC.p + r * h, dh + i * h, dc.p + i * h, dZ.p + (s * b + i) * g4, h)
         }
     }
 }

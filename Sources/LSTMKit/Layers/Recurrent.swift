@@ -20,10 +20,13 @@ import Glibc
 ///   run of identical vectors (pre-padding with id 0; post-padding under go_backwards): from the
 ///   zero state, all those rows
 ///   follow one trajectory through the padding, so an extra internal row (`sharedRow`) computes
-///   it once, each row starts computing at its own padding length, and in backward the gradients
-///   of the rows still in padding are summed into the shared row. The input gradient of the
-///   padding steps is known only summed over the rows (which is all Embedding needs); it is
-///   spread evenly over them. Padding processed last (pre-padding under go_backwards, as in
+///   it once and each row starts computing at its own padding length. Backward still steps
+///   every row back through its own padding, reading the shared row's saved values
+///   (`savedRow`), because the optimizers need each padding lookup's own input gradient: Keras's
+///   Adam adds the square of every lookup's gradient to the Embedding's second moment, and the
+///   square of a sum is not the sum of squares. The weight gradients are linear in the rows'
+///   gate gradients, so those are summed into the shared row and its one run feeds the weight
+///   GEMMs. Padding processed last (pre-padding under go_backwards, as in
 ///   Bidirectional's backward copy; post-padding forwards) comes after the rows' states have
 ///   diverged: nothing is shared there, every step is computed.
 /// Neither applies while dropout masks are drawn (training with dropout): every row differs then.
@@ -56,7 +59,7 @@ class RecurrentLayer: Layer {
     static var skipPadding = getenv("LSTMKIT_PADDING_SKIP").map { String(cString: $0) != "0" } ?? true
     // The row plan of the current batch (B' = internal rows):
     private var perm: [Int] = []        // (B) internal row -> row of x
-    private var active: [Int] = []      // (T) step s computes internal rows 0..<active[s]
+    private(set) var active: [Int] = [] // (T) step s computes internal rows 0..<active[s]
     /// (B') the steps each internal row computes, one run each; nil = every row every step. The
     /// input projection and the gradient GEMMs then run per row over its run (a row's steps are
     /// B' rows apart in the time-major buffers), skipping the padding there too.
@@ -64,6 +67,8 @@ class RecurrentLayer: Layer {
     private(set) var sharedRow: Int? = nil  // internal row of the shared padding trajectory
     private var sharedSteps = 0         // steps the shared row computes: the longest padding
     private var padInput: [Float] = []  // (D) the padding input vector
+    /// (row, step) pairs the last backward skipped because their gradient had become zero.
+    private(set) var deadPaddingSteps = 0
 
     // Saved by forward for backward and for the cells:
     let xT = FloatBuffer()        // (T, B, D) input; times the input dropout mask when one mask is shared
@@ -124,10 +129,10 @@ class RecurrentLayer: Layer {
     }
     /// State beyond h (LSTM's c): copy row `from` at state index `fromTime` to row `to` at `toTime`.
     func copyCellState(fromTime: Int, _ from: Int, toTime: Int, _ to: Int) {}
-    /// Backward of that copy for the cell's carried gradient (LSTM's dc): add row from into row into, zero from.
-    func moveCellStateGrad(from: Int, into: Int) {}
     /// Gradients the driver does not cover: the columns past genericRecurrentColumns, a recurrent bias.
     func finishBackward() {}
+    /// Whether the cell's own carried gradient (LSTM's dc) of row i is all zeros.
+    func carriedGradientIsZero(_ i: Int) -> Bool { true }
 
     // ---- helpers for the cells ----
 
@@ -135,6 +140,14 @@ class RecurrentLayer: Layer {
     final func isMasked(_ s: Int, _ i: Int) -> Bool {
         if let m = stepMask { return m[s * batch + i] == 0 }
         return false
+    }
+
+    /// The internal row whose forward values (gates, states) row i used at step s: the shared row
+    /// while i is still in its padding, else i itself.
+    @inline(__always)
+    final func savedRow(_ s: Int, _ i: Int) -> Int {
+        if let sh = sharedRow, i >= active[s], i < sh { return sh }
+        return i
     }
 
     /// dR: the gradient that multiplies the recurrent kernel.
@@ -389,6 +402,29 @@ class RecurrentLayer: Layer {
         batch = b + 1
     }
 
+    /// The shared row's gate gradients at step s are the sum of those of the rows still in their
+    /// padding there (zero past the longest padding), so the weight GEMMs over its run see them all.
+    private func gatherPaddingGradients(_ s: Int, rows: Range<Int>, into sh: Int) {
+        let bi = batch, gh = gateCount * units
+        let buffers = recurrentGradIsSeparate ? [dZ, dRSeparate] : [dZ]
+        for buf in buffers {
+            let dst = buf.p + (s * bi + sh) * gh
+            dst.update(repeating: 0, count: gh)
+            for i in rows {
+                let src = buf.p + (s * bi + i) * gh
+                for j in 0..<gh { dst[j] += src[j] }
+            }
+        }
+    }
+
+    /// True when row i's gradient arriving at the current step, dh and the cell's carried part, is
+    /// all zeros.
+    private func gradientIsZero(_ i: Int, dh: UnsafePointer<Float>) -> Bool {
+        let row = dh + i * units
+        for j in 0..<units where row[j] != 0 { return false }
+        return carriedGradientIsZero(i)
+    }
+
     private func drawDropoutMasks(training: Bool, rng: inout Rng) {
         let b = batch, d = inputDim, h = units
         maskGroups = recurrentDropout > 0 ? dropoutMaskCount : 1
@@ -423,6 +459,8 @@ class RecurrentLayer: Layer {
             }
         }
         prepareBackward()
+        var liveEnd = b   // rows at and above it are in their padding with a zero gradient
+        deadPaddingSteps = 0
 
         params[1].value.withUnsafeBufferPointer { up in
         dy.data.withUnsafeBufferPointer { dyp in
@@ -436,20 +474,25 @@ class RecurrentLayer: Layer {
                         for j in 0..<h { dst[j] += src[j] }
                     }
                 }
-                if let sh = sharedRow {
-                    // rows still in their padding used the shared row's state: their gradient is its
-                    for i in active[s]..<b {
-                        let src = dhs + i * h, dst = dhs + sh * h
-                        for j in 0..<h { dst[j] += src[j]; src[j] = 0 }
-                        moveCellStateGrad(from: i, into: sh)
-                    }
-                }
                 dprev.update(repeating: 0, count: bi * h)
-                var ranges: [Range<Int>] = active[s] > 0 ? [0..<active[s]] : []
-                if let sh = sharedRow, s < sharedSteps { ranges.append(sh..<(sh + 1)) }
-                for rows in ranges {
+                // With a shared row every row steps back, those in their padding on its values. A
+                // padding row whose carried gradient has underflowed to exactly zero (denormals are
+                // flushed) gets nothing more, as nothing is added to it before its first step:
+                // skipping it from there on is exact, and most of the padding is such rows.
+                if sharedRow != nil && !returnSequences {
+                    while liveEnd > active[s] && gradientIsZero(liveEnd - 1, dh: dhs) { liveEnd -= 1 }
+                }
+                let rows = sharedRow != nil ? 0..<liveEnd : 0..<active[s]
+                if sharedRow != nil { deadPaddingSteps += b - liveEnd }
+                if !rows.isEmpty {
                     backwardStep(s, rows: rows, dh: dhs, dhPrev: dprev, U)
                     addRecurrentGrad(dR.p + s * bi * gh, rows: rows, cols: 0..<genericRecurrentColumns, into: dprev, U)
+                }
+                if let sh = sharedRow {
+                    for buf in recurrentGradIsSeparate ? [dZ, dRSeparate] : [dZ] {
+                        (buf.p + (s * bi + liveEnd) * gh).update(repeating: 0, count: (b - liveEnd) * gh)
+                    }
+                    gatherPaddingGradients(s, rows: active[s]..<liveEnd, into: sh)
                 }
                 if let m = stepMask {
                     // masked rows carried h unchanged, so their gradient carries on unchanged too
@@ -510,10 +553,16 @@ class RecurrentLayer: Layer {
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
             if inMasks.count == 0 || maskGroups == 1 {
-                if runs != nil { dxT.zero() }   // the steps not computed have no input gradient
-                forEachRun { first, count, stride in
-                    sgemm(transB: true, m: count, n: d, k: gh, a: dZ.p + first * gh, lda: stride * gh, b: W, ldb: gh,
-                          beta: 0, c: dxT.p + first * d, ldc: stride * d)
+                if sharedRow != nil {
+                    // every real row has its own gate gradients at every step (the shared row's
+                    // input gradient, computed along, is not returned)
+                    sgemm(transB: true, m: t * bi, n: d, k: gh, a: dZ.p, lda: gh, b: W, ldb: gh, beta: 0, c: dxT.p, ldc: d)
+                } else {
+                    if runs != nil { dxT.zero() }   // the steps not computed have no input gradient
+                    forEachRun { first, count, stride in
+                        sgemm(transB: true, m: count, n: d, k: gh, a: dZ.p + first * gh, lda: stride * gh, b: W, ldb: gh,
+                              beta: 0, c: dxT.p + first * d, ldc: stride * d)
+                    }
                 }
                 if inMasks.count > 0 { multiplyRows(dxT.p, by: inMasks.p, into: dxT.p, steps: t, batch: bi, width: d) }
             } else {
@@ -527,17 +576,6 @@ class RecurrentLayer: Layer {
                         let mr = m + (r % bi) * d, src = wide.p + r * d, dst = dxT.p + r * d
                         for j in 0..<d { dst[j] += src[j] * mr[j] }
                     }
-                }
-            }
-        }
-        if let sh = sharedRow {
-            // the shared row's input gradient is the padding rows' sum: spread it evenly over them
-            for s in 0..<sharedSteps {
-                let n = b - active[s], src = dxT.p + (s * bi + sh) * d
-                let share = 1 / Float(n)
-                for i in active[s]..<b {
-                    let dst = dxT.p + (s * bi + i) * d
-                    for j in 0..<d { dst[j] = src[j] * share }
                 }
             }
         }

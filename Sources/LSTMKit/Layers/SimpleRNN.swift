@@ -46,7 +46,7 @@ final class SimpleRNN: RecurrentLayer {
     override func backwardStep(_ s: Int, rows: Range<Int>, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units
         for i in rows where !isMasked(s, i) {
-            let y = z.p + (s * b + i) * h, dz = dZ.p + (s * b + i) * h, d = dh + i * h
+            let y = z.p + (s * b + savedRow(s, i)) * h, dz = dZ.p + (s * b + i) * h, d = dh + i * h
             switch activation {
             case .tanh: lk_activation_backward(0, y, d, dz, h)
             case .sigmoid: lk_activation_backward(1, y, d, dz, h)
