@@ -78,7 +78,7 @@ extension Model {
         try build(input: features)
         let out = try outputShape(for: features)
         let outShape = out.map { $0! }
-        let idLimit = (layers.first as? Embedding)?.inputDim
+        let idLimit = inputEmbedding?.inputDim
         if let bad = x.firstInvalid(idLimit: idLimit) {
             if let idLimit {
                 throw LSTMKitError(.invalidArgument, "x[\(bad.index)] = \(bad.value) is not a token id in 0..<\(idLimit) (Embedding input_dim)")
