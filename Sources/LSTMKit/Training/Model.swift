@@ -239,6 +239,35 @@ final class Model {
         builtInput = input
     }
 
+    /// Keras's build(input_shape) called by the caller (a model declared without an input shape,
+    /// possibly compiled already): creates the weights for that shape. A model built already
+    /// must be asked for the shape it has.
+    func build(declared input: FeatureShape) throws {
+        if isBuilt, let built = builtInput {
+            guard built.count == input.count, zip(built, input).allSatisfy({ $0 == nil || $1 == nil || $0 == $1 }) else {
+                throw LSTMKitError(.invalidArgument, "model '\(name)' is built for input \(built.map { $0.map(String.init) ?? "None" }) already, not \(input.map { $0.map(String.init) ?? "None" })")
+            }
+            return
+        }
+        try build(input: input)
+    }
+
+    /// Keras's reset_states: the stateful layers (or the one named) forget their carried state.
+    func resetStates(layer: String?) throws {
+        let stateful = statefulLayers
+        if let layer {
+            guard let l = layers.first(where: { $0.name == layer }) else {
+                throw LSTMKitError(.invalidArgument, "model '\(name)' has no layer '\(layer)'")
+            }
+            guard let r = l as? RecurrentLayer, r.stateful else {
+                throw LSTMKitError(.invalidArgument, "layer '\(layer)' is not a stateful recurrent layer")
+            }
+            r.resetStates()
+            return
+        }
+        for r in stateful { r.resetStates() }
+    }
+
     /// Output shape (without batch) for an input shape (without batch).
     func outputShape(for input: FeatureShape) throws -> FeatureShape {
         if let graph { return try graph.outputShape(layers, input: input) }
