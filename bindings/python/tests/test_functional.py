@@ -265,3 +265,34 @@ def test_build_after_compile_builds():
         model.build((None, 7, 5))
     x = np.zeros((2, 7, 3), np.float32)
     model.fit(x, np.ones(2, np.float32), verbose=0)
+
+
+def test_new_c_functions_validate_their_arguments():
+    import ctypes
+    from lstmkit import _capi
+    model = lstmkit.Sequential([Input(shape=(3, 2)), LSTM(4, stateful=True)])
+    handle = model._live()
+    shape = (ctypes.c_int64 * 3)(-1, 3, 2)
+    assert _capi.lstmkit_model_build(None, shape, 3) == _capi.E_INVALID_ARGUMENT
+    assert _capi.lstmkit_model_build(handle, None, 3) == _capi.E_INVALID_ARGUMENT
+    assert _capi.lstmkit_model_build(handle, shape, 1) == _capi.E_INVALID_ARGUMENT
+    assert "ndim" in _capi.lstmkit_last_error().decode()
+    bad = (ctypes.c_int64 * 3)(-1, 0, 2)
+    assert _capi.lstmkit_model_build(handle, bad, 3) == _capi.E_INVALID_ARGUMENT
+    assert _capi.lstmkit_model_build(handle, shape, 3) == _capi.OK
+    assert _capi.lstmkit_model_reset_states(None, None) == _capi.E_INVALID_ARGUMENT
+    assert _capi.lstmkit_model_reset_states(handle, b"nope") == _capi.E_INVALID_ARGUMENT
+    assert "no layer 'nope'" in _capi.lstmkit_last_error().decode()
+    assert _capi.lstmkit_model_reset_states(handle, b"\xff") == _capi.E_INVALID_ARGUMENT
+    assert _capi.lstmkit_model_reset_states(handle, b"lstm") == _capi.OK
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((4, 3, 2), np.float32)
+    y = np.zeros((4, 4), np.float32)
+    xa, ya = model._x(x), model._y(y)
+    fit = _capi.lstmkit_model_fit_validation
+    progress = _capi.PROGRESS_FN(0)
+    assert fit(handle, xa.ref, ya.ref, None, ya.ref, None, progress, None) == _capi.E_INVALID_ARGUMENT
+    assert "x_val" in _capi.lstmkit_last_error().decode()
+    assert fit(handle, xa.ref, ya.ref, xa.ref, None, None, progress, None) == _capi.E_INVALID_ARGUMENT
+    assert fit(None, xa.ref, ya.ref, xa.ref, ya.ref, None, progress, None) == _capi.E_INVALID_ARGUMENT
+    assert fit(handle, xa.ref, ya.ref, xa.ref, ya.ref, b"{\"batch_size\": 4}", progress, None) == _capi.OK
