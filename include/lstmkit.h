@@ -18,6 +18,10 @@
  *     {"layers": [{"class_name": "Embedding", "config": {"input_dim": 5001, "output_dim": 32}},
  *                 {"class_name": "LSTM", "config": {"units": 100}},
  *                 {"class_name": "Dense", "config": {"units": 1, "activation": "sigmoid"}}]}
+ * or like Keras's functional Model (several layers reading one tensor, an encoder handing its
+ * states to a decoder): {"class_name": "Functional", "layers": [...], "input_layers": [...],
+ * "output_layers": [...]}, each layer naming the tensors it reads as [layer, 0, output index]
+ * in "inbound_nodes" (and "initial_state" for a recurrent layer); README.md has an example.
  * then compiled ({"optimizer": "adam", "loss": "binary_crossentropy", "metrics": ["accuracy"]}),
  * trained with lstmkit_model_fit, and saved to one file (safetensors: a JSON header holding the
  * configuration, the tokenizer and a checksum, then raw little-endian float32 tensors).
@@ -198,6 +202,27 @@ int lstmkit_model_input_spec(const lstmkit_model *model, int64_t *shape, int32_t
  * shuffling, as Keras does) is held out. progress may be NULL. x and y are borrowed. */
 int lstmkit_model_fit(lstmkit_model *model, const lstmkit_array *x, const lstmkit_array *y,
                       const char *options_json, lstmkit_progress_fn progress, void *user_data);
+/* lstmkit_model_fit with Keras's validation_data: x_val and y_val (borrowed, shaped as x and y)
+ * are evaluated at the end of every epoch, in inference mode and in batches of batch_size, and
+ * reported as val_<name> after the training values; they take the place of validation_split. */
+int lstmkit_model_fit_validation(lstmkit_model *model, const lstmkit_array *x, const lstmkit_array *y,
+                                 const lstmkit_array *x_val, const lstmkit_array *y_val,
+                                 const char *options_json, lstmkit_progress_fn progress,
+                                 void *user_data);
+
+/* Keras's build(input_shape) for a model whose configuration gives no input shape (it may be
+ * compiled already): creates the weights for shape (ndim entries, batch dimension first; -1 for
+ * an unknown size). A model built already succeeds if the shape agrees with its own and fails
+ * with INVALID_ARGUMENT if not. */
+int lstmkit_model_build(lstmkit_model *model, const int64_t *shape, int32_t ndim);
+
+/* Keras's reset_states: the stateful recurrent layers ("stateful": true) start the next batch
+ * from zero states instead of the states the last batch ended with. layer_name NULL resets them
+ * all; otherwise the named layer, which must be a stateful recurrent layer (INVALID_ARGUMENT if
+ * not). A stateful model runs each batch on one thread and needs batches of one size (fit,
+ * evaluate and predict refuse a sample count that is not a multiple of batch_size, or a batch
+ * size other than the one whose states are carried). */
+int lstmkit_model_reset_states(lstmkit_model *model, const char *layer_name);
 
 /* results receives the loss then each compiled metric, in compile order; *count their number
  * (query with results NULL, capacity 0). */

@@ -84,7 +84,21 @@ public func lstmkit_model_input_spec(_ h: OpaquePointer?, _ shape: UnsafeMutable
 public func lstmkit_model_fit(_ h: OpaquePointer?, _ x: UnsafePointer<lstmkit_array>?, _ y: UnsafePointer<lstmkit_array>?,
                               _ options: UnsafePointer<CChar>?, _ progress: lstmkit_progress_fn?,
                               _ user: UnsafeMutableRawPointer?) -> Int32 {
-    apiCall {
+    apiCall { try fit(h, x, y, nil, options, progress, user) }
+}
+
+@_cdecl("lstmkit_model_fit_validation")
+public func lstmkit_model_fit_validation(_ h: OpaquePointer?, _ x: UnsafePointer<lstmkit_array>?,
+                                         _ y: UnsafePointer<lstmkit_array>?, _ xVal: UnsafePointer<lstmkit_array>?,
+                                         _ yVal: UnsafePointer<lstmkit_array>?, _ options: UnsafePointer<CChar>?,
+                                         _ progress: lstmkit_progress_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    apiCall { try fit(h, x, y, (try dataView(xVal, "x_val"), try dataView(yVal, "y_val")), options, progress, user) }
+}
+
+private func fit(_ h: OpaquePointer?, _ x: UnsafePointer<lstmkit_array>?, _ y: UnsafePointer<lstmkit_array>?,
+                 _ validation: (x: DataView, y: DataView)?, _ options: UnsafePointer<CChar>?,
+                 _ progress: lstmkit_progress_fn?, _ user: UnsafeMutableRawPointer?) throws {
+    do {
         let xv = try dataView(x, "x"), yv = try dataView(y, "y")
         let opts = try FitOptions(json: parseJSONArgument(options, "options_json", allowNull: true))
         var report: ((Progress) -> Bool)? = nil
@@ -108,7 +122,31 @@ public func lstmkit_model_fit(_ h: OpaquePointer?, _ x: UnsafePointer<lstmkit_ar
                 }
             }
         }
-        try withModel(h, .train) { try $0.fit(x: xv, y: yv, options: opts, progress: report) }
+        try withModel(h, .train) { try $0.fit(x: xv, y: yv, options: opts, validation: validation, progress: report) }
+    }
+}
+
+@_cdecl("lstmkit_model_reset_states")
+public func lstmkit_model_reset_states(_ h: OpaquePointer?, _ layerName: UnsafePointer<CChar>?) -> Int32 {
+    apiCall {
+        let layer = try layerName.map { try cString($0, "layer_name") }
+        try withModel(h) { try $0.resetStates(layer: layer) }
+    }
+}
+
+@_cdecl("lstmkit_model_build")
+public func lstmkit_model_build(_ h: OpaquePointer?, _ shape: UnsafePointer<Int64>?, _ ndim: Int32) -> Int32 {
+    apiCall {
+        try require(ndim >= 2 && ndim <= 8, "ndim must be 2 to 8 (the batch dimension first), got \(ndim)")
+        let dims = try requirePointer(shape, "shape")
+        var features: FeatureShape = []
+        for i in 1..<Int(ndim) {
+            let d = dims[i]
+            try require(d == -1 || (d >= 1 && d <= 1 << 28), "shape[\(i)] is \(d); dimensions are -1 (unknown) or 1 to 2^28")
+            features.append(d == -1 ? nil : Int(d))
+        }
+        try require(dims[0] == -1 || dims[0] >= 1, "shape[0] (the batch size) is \(dims[0]); it is -1 (unknown) or at least 1")
+        try withModel(h, .reconfigure) { try $0.build(declared: features) }
     }
 }
 

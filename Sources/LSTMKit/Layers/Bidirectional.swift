@@ -10,9 +10,10 @@
 /// the same layer going backwards here. A wrapped layer with go_backwards=True is refused, as
 /// Keras refuses it (both copies would run the same way).
 ///
-/// merge_mode None would give two outputs, which a Sequential model cannot pass on; it is refused.
-final class Bidirectional: Layer {
-    enum Merge: String { case concat, sum, mul, ave }
+/// merge_mode None gives two outputs (forward, then backward in timestep order), which only the
+/// functional graph can pass on: it is accepted only when `twoOutputs` is allowed (Graph.swift).
+final class Bidirectional: Layer, MultiIOLayer {
+    enum Merge: String { case concat, sum, mul, ave, none }
 
     let name: String
     var className: String { "Bidirectional" }
@@ -24,7 +25,7 @@ final class Bidirectional: Layer {
     private var yF: [Float] = []               // (B, [T,] H) forward output, kept for merge_mode mul
     private var yB: [Float] = []               // (B, [T,] H) backward output in timestep order
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: LayerConfig, allowTwoOutputs: Bool = false) throws {
         self.name = name
         guard let layer = config.json["layer"], let cls = layer["class_name"]?.stringValue else {
             throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
@@ -39,10 +40,11 @@ final class Bidirectional: Layer {
         switch config.json["merge_mode"] {
         case nil: merge = .concat
         case .string(let s)?:
-            guard let m = Merge(rawValue: s) else {
+            guard let m = Merge(rawValue: s), m != .none else {
                 throw LSTMKitError(.badConfig, "\(name): unknown merge_mode '\(s)' (concat, sum, mul, ave)")
             }
             merge = m
+        case .null? where allowTwoOutputs: merge = .none
         case .null?:
             throw LSTMKitError(.badConfig, "\(name): merge_mode None returns two outputs, which a Sequential model cannot pass on; use concat, sum, mul or ave")
         default: throw LSTMKitError(.badConfig, "\(name): 'merge_mode' must be a string")
@@ -54,6 +56,9 @@ final class Bidirectional: Layer {
         innerConfig = inner
         if inner["go_backwards"]?.boolValue == true {
             throw LSTMKitError(.badConfig, "\(name): the wrapped layer must not set go_backwards (the backward copy already runs backwards)")
+        }
+        for key in ["return_state", "stateful"] where inner[key]?.boolValue == true {
+            throw LSTMKitError(.badConfig, "\(name): the wrapped layer's \(key)=true is not supported inside Bidirectional")
         }
         var fwd = inner, bwd = inner
         fwd["name"] = .string("forward_\(innerName)")
@@ -70,7 +75,7 @@ final class Bidirectional: Layer {
     var config: JSON {
         var inner = forwardLayer.config.objectValue!
         inner["name"] = innerConfig["name"]
-        return .object(["name": .string(name), "merge_mode": .string(merge.rawValue),
+        return .object(["name": .string(name), "merge_mode": merge == .none ? .null : .string(merge.rawValue),
                         "layer": .object(["class_name": .string(innerClass), "config": .object(inner)])])
     }
 
@@ -107,6 +112,7 @@ final class Bidirectional: Layer {
         case .sum: y = f; for i in 0..<y.count { y.data[i] += bk.data[i] }
         case .ave: y = f; for i in 0..<y.count { y.data[i] = (y.data[i] + bk.data[i]) * 0.5 }
         case .mul: y = f; for i in 0..<y.count { y.data[i] *= bk.data[i] }
+        case .none: preconditionFailure("merge_mode None has two outputs: the graph calls forward(_:masks:)")
         }
         if merge == .mul { yF = f.data; yB = bk.data } else { yF = []; yB = [] }
         return (y, outMask)
@@ -127,12 +133,46 @@ final class Bidirectional: Layer {
         case .sum: df = dy; db = dy
         case .ave: for i in 0..<df.count { df.data[i] = dy.data[i] * 0.5 }; db = df
         case .mul: for i in 0..<df.count { df.data[i] = dy.data[i] * yB[i]; db.data[i] = dy.data[i] * yF[i] }
+        case .none: preconditionFailure("merge_mode None has two outputs: the graph calls backward([dy])")
         }
-        if forwardLayer.returnSequences { db = reverseTime(db) }
+        return backwardHalves(df, db)
+    }
+
+    /// df, db: gradients of the two halves in timestep order -> dx
+    private func backwardHalves(_ df: Tensor, _ db: Tensor) -> Tensor {
         var dx = forwardLayer.backward(df)
-        let dxB = backwardLayer.backward(db)
+        let dxB = backwardLayer.backward(forwardLayer.returnSequences ? reverseTime(db) : db)
         for i in 0..<dx.count { dx.data[i] += dxB.data[i] }
         return dx
+    }
+
+    // ---- in the functional graph: one input; two outputs with merge_mode None, else one ----
+
+    func outputShapes(for inputs: [FeatureShape]) throws -> [FeatureShape] {
+        guard inputs.count == 1 else { throw LSTMKitError(.invalidArgument, "\(name): takes one input, got \(inputs.count)") }
+        let shape = try outputShape(for: inputs[0])
+        return merge == .none ? [shape, shape] : [shape]
+    }
+
+    func build(inputs: [FeatureShape], rng: inout Rng) throws { try build(input: inputs[0], rng: &rng) }
+
+    private var halfShape: [Int] = []
+
+    func forward(_ xs: [Tensor], masks: [[Float]?], training: Bool, rng: inout Rng) -> ([Tensor], [[Float]?]) {
+        guard merge == .none else {
+            let (y, m) = forward(xs[0], mask: masks[0], training: training, rng: &rng)
+            return ([y], [m])
+        }
+        let (f, outMask) = forwardLayer.forward(xs[0], mask: masks[0], training: training, rng: &rng)
+        var (bk, _) = backwardLayer.forward(xs[0], mask: masks[0], training: training, rng: &rng)
+        if forwardLayer.returnSequences { bk = reverseTime(bk) }
+        halfShape = f.shape
+        return ([f, bk], [outMask, outMask])
+    }
+
+    func backward(_ dys: [Tensor?]) -> [Tensor] {
+        guard merge == .none else { return [backward(dys[0]!)] }
+        return [backwardHalves(dys[0] ?? Tensor(zeros: halfShape), dys.count > 1 ? dys[1] ?? Tensor(zeros: halfShape) : Tensor(zeros: halfShape))]
     }
 }
 

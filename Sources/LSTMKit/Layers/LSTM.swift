@@ -58,6 +58,14 @@ final class LSTM: RecurrentLayer {
         }
     }
 
+    override var stateCount: Int { 2 }
+
+    override func cellState(_ k: Int, time: Int, row: Int) -> UnsafeMutablePointer<Float> {
+        cs.p + (time * batch + row) * units
+    }
+
+    override func cellStateGrad(_ k: Int, row: Int) -> UnsafeMutablePointer<Float> { dc.p + row * units }
+
     override func copyCellState(fromTime: Int, _ from: Int, toTime: Int, _ to: Int) {
         let b = batch, h = units
         (cs.p + (toTime * b + to) * h).update(from: cs.p + (fromTime * b + from) * h, count: h)

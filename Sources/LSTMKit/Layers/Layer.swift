@@ -67,6 +67,18 @@ protocol Layer: AnyObject {
     func backward(_ dy: Tensor) -> Tensor
 }
 
+/// A layer that takes several inputs or gives several outputs, which only the functional graph
+/// (Training/Graph.swift) can connect: a recurrent layer with initial_state or return_state,
+/// Bidirectional with merge_mode None, Concatenate. Masks travel with each tensor (nil = none).
+protocol MultiIOLayer: Layer {
+    func outputShapes(for inputs: [FeatureShape]) throws -> [FeatureShape]
+    func build(inputs: [FeatureShape], rng: inout Rng) throws
+    func forward(_ xs: [Tensor], masks: [[Float]?], training: Bool, rng: inout Rng) -> ([Tensor], [[Float]?])
+    /// dys: one gradient per output, nil where none reaches it. Returns one gradient per input
+    /// (empty where the input is not differentiable).
+    func backward(_ dys: [Tensor?]) -> [Tensor]
+}
+
 /// Keras's glorot_uniform for a (fanIn, fanOut) matrix.
 func glorotUniform(_ fanIn: Int, _ fanOut: Int, rng: inout Rng) -> [Float] {
     let limit = (6.0 / Float(fanIn + fanOut)).squareRoot()

@@ -34,7 +34,15 @@ import Glibc
 /// Dropout follows Keras 3: one mask per sequence, fixed over all steps. With recurrent_dropout
 /// the cells run Keras's implementation 1, which draws one input mask and one recurrent mask per
 /// gate (`dropoutMaskCount`); with dropout alone one input mask is shared by all gates.
-class RecurrentLayer: Layer {
+///
+/// States (Keras's return_state, initial_state, stateful): a layer has `stateCount` states of
+/// (B, H) each (h, and LSTM's c). `initialState` set before forward starts every row from the
+/// given state instead of zeros (the padding plans are off then: they assume the zero state);
+/// forward leaves the state each row ended with (a masked step keeps the state, so it is the
+/// last unmasked step's) in `finalStates`. Backward takes `finalStateGrads` (dL/d of those
+/// states, nil = 0) besides dy, and leaves dL/d(initial state) in `initialStateGrads`.
+/// A stateful layer uses its last batch's final states as the next batch's initial states.
+class RecurrentLayer: Layer, MultiIOLayer {
     let name: String
     var className: String { fatalError("RecurrentLayer is abstract") }
     let units: Int
@@ -43,7 +51,22 @@ class RecurrentLayer: Layer {
     let dropout: Float
     let recurrentDropout: Float
     let gateCount: Int
+    let returnState: Bool
+    let stateful: Bool
     var params: [Param] = []
+    /// (stateCount) tensors of (B, H) to start from, in x's row order; nil = zeros. Set before forward.
+    var initialState: [Tensor]? = nil
+    /// After forward: the states each row ended with, (stateCount) tensors of (B, H).
+    private(set) var finalStates: [Tensor] = []
+    /// Set before backward: dL/d(finalStates[k]); nil or empty = no gradient reaches the states.
+    var finalStateGrads: [Tensor?] = []
+    /// After a backward with an initial state: dL/d(initialState[k]).
+    private(set) var initialStateGrads: [Tensor] = []
+    /// A stateful layer's state carried over to the next batch; nil until the first batch or
+    /// after resetStates().
+    private(set) var carriedState: [Tensor]? = nil
+    /// The states initialState's rows of the current forward came from (nil: zeros).
+    private var startState: [Tensor]? = nil
     /// Put before each weight's name; Bidirectional sets "forward_lstm/" and "backward_lstm/".
     var weightPrefix = ""
     /// Keras's zero_output_for_mask: masked steps output zeros instead of repeating the previous
@@ -98,10 +121,17 @@ class RecurrentLayer: Layer {
         guard try config.bool("use_bias", default: true) else {
             throw LSTMKitError(.badConfig, "\(name): use_bias=false is not supported")
         }
-        for key in ["return_state", "stateful"] where try config.bool(key, default: false) {
-            throw LSTMKitError(.badConfig, "\(name): \(key)=true is not supported in a Sequential model")
-        }
+        returnState = try config.bool("return_state", default: false)
+        stateful = try config.bool("stateful", default: false)
     }
+
+    /// States per row: h, plus LSTM's c.
+    var stateCount: Int { 1 }
+
+    /// Forgets the carried state: the next batch starts from zeros (Keras's reset_states).
+    func resetStates() { carriedState = nil }
+    /// Rows of the carried state, nil when nothing is carried.
+    var carriedBatch: Int? { carriedState?.first?.shape[0] }
 
     // ---- what a cell supplies ----
 
@@ -129,6 +159,10 @@ class RecurrentLayer: Layer {
     }
     /// State beyond h (LSTM's c): copy row `from` at state index `fromTime` to row `to` at `toTime`.
     func copyCellState(fromTime: Int, _ from: Int, toTime: Int, _ to: Int) {}
+    /// State k >= 1 (LSTM's c) of internal row `row` at state index `time`: (H) floats.
+    func cellState(_ k: Int, time: Int, row: Int) -> UnsafeMutablePointer<Float> { fatalError("no cell state") }
+    /// The carried gradient of state k >= 1 (LSTM's dc) of internal row `row`, during backward.
+    func cellStateGrad(_ k: Int, row: Int) -> UnsafeMutablePointer<Float> { fatalError("no cell state") }
     /// Gradients the driver does not cover: the columns past genericRecurrentColumns, a recurrent bias.
     func finishBackward() {}
     /// Whether the cell's own carried gradient (LSTM's dc) of row i is all zeros.
@@ -219,6 +253,8 @@ class RecurrentLayer: Layer {
                                  "dropout": .number(Double(dropout)),
                                  "recurrent_dropout": .number(Double(recurrentDropout)), "use_bias": true]
         for (k, v) in cellConfig { c[k] = v }
+        if returnState { c["return_state"] = true }
+        if stateful { c["stateful"] = true }
         return .object(c)
     }
 
@@ -234,6 +270,47 @@ class RecurrentLayer: Layer {
         return returnSequences ? [input[0], units] : [units]
     }
 
+    // ---- several inputs and outputs (the functional graph): [x, states...] -> [y, states...] ----
+
+    func outputShapes(for inputs: [FeatureShape]) throws -> [FeatureShape] {
+        let y = try outputShape(for: inputs[0])
+        if inputs.count > 1 {
+            guard inputs.count == 1 + stateCount else {
+                throw LSTMKitError(.invalidArgument, "\(name): initial_state needs \(stateCount) tensor\(stateCount == 1 ? "" : "s") of shape (batch, \(units)), got \(inputs.count - 1)")
+            }
+            for s in inputs.dropFirst() where s != [units] {
+                throw LSTMKitError(.invalidArgument, "\(name): an initial state must have shape (batch, \(units)), got (batch, \(s.map { $0.map(String.init) ?? "None" }.joined(separator: ", ")))")
+            }
+            if stateful {
+                throw LSTMKitError(.invalidArgument, "\(name): a stateful layer takes its initial state from the previous batch, not from initial_state")
+            }
+        }
+        return [y] + (returnState ? Array(repeating: [units], count: stateCount) : [])
+    }
+
+    func build(inputs: [FeatureShape], rng: inout Rng) throws {
+        _ = try outputShapes(for: inputs)
+        try build(input: inputs[0], rng: &rng)
+    }
+
+    func forward(_ xs: [Tensor], masks: [[Float]?], training: Bool, rng: inout Rng) -> ([Tensor], [[Float]?]) {
+        initialState = xs.count > 1 ? Array(xs.dropFirst()) : nil
+        stateInputs = xs.count - 1
+        defer { initialState = nil }
+        let (y, mask) = forward(xs[0], mask: masks[0], training: training, rng: &rng)
+        guard returnState else { return ([y], [mask]) }
+        return ([y] + finalStates, [mask] + Array(repeating: nil, count: stateCount))
+    }
+
+    func backward(_ dys: [Tensor?]) -> [Tensor] {
+        let dy = dys[0] ?? Tensor(zeros: lastOutputShape)
+        finalStateGrads = Array(dys.dropFirst())
+        defer { finalStateGrads = [] }
+        let dx = backward(dy)
+        return [dx] + (stateInputs > 0 ? initialStateGrads : [])
+    }
+    private var stateInputs = 0
+
     func build(input: FeatureShape, rng: inout Rng) throws {
         if isBuilt { return }
         _ = try outputShape(for: input)
@@ -241,10 +318,15 @@ class RecurrentLayer: Layer {
         params = makeWeights(inputDim: inputDim, rng: &rng).map { Param(weightPrefix + $0.0, $0.1, $0.2) }
     }
 
+    private var lastOutputShape: [Int] = []
+
     // x: (B, T, D)  mask: (B, T) or nil  ->  (B, T, H) in processing order if returnSequences, else (B, H)
+    // initialState, carriedState: (stateCount) x (B, H) or nil  ->  finalStates: (stateCount) x (B, H)
     func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?) {
         let b = x.shape[0], t = x.shape[1], d = inputDim, h = units, gh = gateCount * h
         steps = t
+        // The model checks that a stateful layer sees the same batch size every time.
+        startState = initialState ?? (stateful && carriedBatch == b ? carriedState : nil)
         planRows(x, mask: mask, dropoutDrawn: training && (dropout > 0 || recurrentDropout > 0))
         let bi = batch   // internal rows
         xT.resize(t * bi * d)
@@ -292,6 +374,15 @@ class RecurrentLayer: Layer {
         hs.p.update(repeating: 0, count: bi * h)
         hm.resize(bi * h)
         prepareForward()
+        if let start = startState {
+            // no padding plan here (planRows), so internal row i is x's row i
+            for i in 0..<b {
+                start[0].data.withUnsafeBufferPointer { (hs.p + i * h).update(from: $0.baseAddress! + i * h, count: h) }
+                for k in 1..<stateCount {
+                    start[k].data.withUnsafeBufferPointer { cellState(k, time: 0, row: i).update(from: $0.baseAddress! + i * h, count: h) }
+                }
+            }
+        }
         params[1].value.withUnsafeBufferPointer { up in
             let U = up.baseAddress!
             for s in 0..<t {
@@ -322,6 +413,24 @@ class RecurrentLayer: Layer {
                 for i in 0..<b { (yp.baseAddress! + perm[i] * h).update(from: hs.p + stateAfter(t - 1, i) * h, count: h) }
             }
         }
+        // The state each row ended with: the last computed step's, which masked steps carry.
+        if returnState || stateful {
+            finalStates = (0..<stateCount).map { k in
+                var st = Tensor(zeros: [b, h])
+                st.data.withUnsafeMutableBufferPointer { sp in
+                    for i in 0..<b {
+                        let at = stateAfter(t - 1, i)
+                        let src = k == 0 ? hs.p + at * h : cellState(k, time: at / bi, row: at % bi)
+                        (sp.baseAddress! + perm[i] * h).update(from: src, count: h)
+                    }
+                }
+                return st
+            }
+            if stateful { carriedState = finalStates }
+        } else {
+            finalStates = []
+        }
+        lastOutputShape = y.shape
         // Keras passes the input mask on unchanged, also with go_backwards.
         return (y, returnSequences ? mask : nil)
     }
@@ -353,7 +462,7 @@ class RecurrentLayer: Layer {
         sharedRow = nil
         sharedSteps = 0
         batch = b
-        guard RecurrentLayer.skipPadding && !dropoutDrawn && t > 0 else { return }
+        guard RecurrentLayer.skipPadding && !dropoutDrawn && t > 0 && startState == nil else { return }
         if let m = mask {
             // each row's real steps, in processing order, must be one run [first, end)
             var first = [Int](repeating: t, count: b), end = [Int](repeating: 0, count: b)
@@ -461,6 +570,16 @@ class RecurrentLayer: Layer {
         prepareBackward()
         var liveEnd = b   // rows at and above it are in their padding with a zero gradient
         deadPaddingSteps = 0
+        for (k, g) in finalStateGrads.enumerated() {
+            guard let g, g.count == b * h else { continue }
+            g.data.withUnsafeBufferPointer { gp in
+                for i in 0..<b {
+                    let src = gp.baseAddress! + perm[i] * h
+                    let dst = k == 0 ? dprev + i * h : cellStateGrad(k, row: i)
+                    for j in 0..<h { dst[j] += src[j] }
+                }
+            }
+        }
 
         params[1].value.withUnsafeBufferPointer { up in
         dy.data.withUnsafeBufferPointer { dyp in
@@ -502,6 +621,14 @@ class RecurrentLayer: Layer {
                 }
             }
         }}
+        if startState != nil {
+            // what flows out of step 0 is the initial states' gradient (no plan: row i is x's row i)
+            initialStateGrads = (0..<stateCount).map { k in
+                Tensor(shape: [b, h], data: Array(UnsafeBufferPointer(start: k == 0 ? dprev : cellStateGrad(k, row: 0), count: b * h)))
+            }
+        } else {
+            initialStateGrads = []
+        }
 
         // Weight gradients as GEMMs over all (T*B) rows.
         params[0].grad.withUnsafeMutableBufferPointer { gw in

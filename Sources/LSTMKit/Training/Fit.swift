@@ -78,7 +78,7 @@ extension Model {
         try build(input: features)
         let out = try outputShape(for: features)
         let outShape = out.map { $0! }
-        let idLimit = (layers.first as? Embedding)?.inputDim
+        let idLimit = inputEmbedding?.inputDim
         if let bad = x.firstInvalid(idLimit: idLimit) {
             if let idLimit {
                 throw LSTMKitError(.invalidArgument, "x[\(bad.index)] = \(bad.value) is not a token id in 0..<\(idLimit) (Embedding input_dim)")
@@ -110,6 +110,28 @@ extension Model {
         return outShape
     }
 
+    /// The rows of a batch per worker thread. A stateful model runs on one: each row of a batch
+    /// carries its state to the same row of the next, and the layers holding it are the model's.
+    func partsOf(_ rows: Int) -> [Range<Int>] {
+        statefulLayers.isEmpty ? Model.split(rows, into: WorkerPool.shared.threads) : [0..<rows]
+    }
+
+    /// A stateful model passes each batch's last states to the next batch row by row, so every
+    /// batch must have the same number of rows as the states carried (Keras's fixed batch size).
+    func checkStatefulBatches(rows: Int, batchSize: Int, what: String) throws {
+        let stateful = statefulLayers
+        guard !stateful.isEmpty else { return }
+        let batch = min(batchSize, rows)
+        guard rows % batch == 0 else {
+            throw LSTMKitError(.invalidArgument, "a stateful model needs batches of one size: \(what) has \(rows) samples, not a multiple of batch_size \(batchSize)")
+        }
+        for layer in stateful {
+            if let carried = layer.carriedBatch, carried != batch {
+                throw LSTMKitError(.invalidArgument, "'\(layer.name)' is stateful and carries the states of batches of \(carried) rows; batches of \(batch) need reset_states() first")
+            }
+        }
+    }
+
     private func requireCompiled() throws -> CompileSettings {
         guard let compiled else { throw LSTMKitError(.wrongState, "the model must be compiled before fit or evaluate") }
         return compiled
@@ -121,7 +143,7 @@ extension Model {
     /// not finite throws .numeric and leaves the weights as they were before the batch.
     private func runBatch(x: DataView, y: DataView, rows idx: ArraySlice<Int>, outShape: [Int],
                           settings: CompileSettings, train: Bool, rng: inout Rng) throws -> (loss: Double, metrics: [Double]) {
-        let parts = Model.split(idx.count, into: WorkerPool.shared.threads)
+        let parts = partsOf(idx.count)
         let stacks = try stacks(parts.count)
         // One draw per batch whatever the split, so the shuffles that follow do not depend on the
         // number of threads.
@@ -186,7 +208,10 @@ extension Model {
         return (loss * share, metrics)
     }
 
-    func fit(x: DataView, y: DataView, options: FitOptions, progress: ((Progress) -> Bool)?) throws {
+    /// validation: data to evaluate at the end of every epoch (Keras's validation_data); it
+    /// takes the place of validation_split, as in Keras.
+    func fit(x: DataView, y: DataView, options: FitOptions, validation: (x: DataView, y: DataView)? = nil,
+             progress: ((Progress) -> Bool)?) throws {
         let settings = try requireCompiled()
         try BLASLibrary.require()
         let floatMode = ComputeFloatMode.enter()
@@ -194,20 +219,32 @@ extension Model {
         let outShape = try prepare(x: x, y: y)
         noteTrainingInput(x.shape.dropFirst().map { $0 })
         let n = x.rows
-        let nTrain = options.validationSplit > 0 ? Int((Double(n) * (1 - options.validationSplit)).rounded(.down)) : n
+        let split = validation == nil ? options.validationSplit : 0
+        let nTrain = split > 0 ? Int((Double(n) * (1 - options.validationSplit)).rounded(.down)) : n
         guard nTrain > 0 else {
             throw LSTMKitError(.invalidArgument, "validation_split \(options.validationSplit) leaves no training samples out of \(n)")
         }
-        guard options.validationSplit == 0 || nTrain < n else {
+        guard split == 0 || nTrain < n else {
             throw LSTMKitError(.invalidArgument, "validation_split \(options.validationSplit) leaves no validation samples out of \(n)")
         }
         let bs = options.batchSize
         try checkBatchBudget(batch: min(bs, n), features: x.shape.dropFirst().map { $0 })
+        if let validation {
+            let valShape = try prepare(x: validation.x, y: validation.y)
+            guard valShape == outShape else {
+                throw LSTMKitError(.invalidArgument, "the validation data gives outputs of shape \(valShape), the training data \(outShape)")
+            }
+            try checkBatchBudget(batch: min(bs, validation.x.rows), features: validation.x.shape.dropFirst().map { $0 })
+            try checkStatefulBatches(rows: validation.x.rows, batchSize: bs, what: "the validation data")
+        }
+        try checkStatefulBatches(rows: nTrain, batchSize: bs, what: "the training data")
+        if nTrain < n { try checkStatefulBatches(rows: n - nTrain, batchSize: bs, what: "the validation split") }
         let steps = (nTrain + bs - 1) / bs
         var rng = Rng(seed: options.seed)
         var order = Array(0..<nTrain)
         let names = ["loss"] + settings.metrics.map { $0.name }
-        let epochNames = names + (nTrain < n ? names.map { "val_" + $0 } : [])
+        let validates = nTrain < n || validation != nil
+        let epochNames = names + (validates ? names.map { "val_" + $0 } : [])
 
         for epoch in 0..<options.epochs {
             let start = monotonicSeconds()
@@ -233,7 +270,10 @@ extension Model {
                 }
             }
             var values = [lossSum / Double(seen)] + metricSums.map { $0 / Double(seen) }
-            if nTrain < n {
+            if let validation {
+                values += try evaluate(x: validation.x, y: validation.y, rows: 0..<validation.x.rows, batchSize: bs,
+                                       settings: settings, outShape: outShape)
+            } else if nTrain < n {
                 let val = try evaluate(x: x, y: y, rows: nTrain..<n, batchSize: bs, settings: settings, outShape: outShape)
                 values += val
             }
@@ -272,6 +312,7 @@ extension Model {
         let settings = try requireCompiled()
         let outShape = try prepare(x: x, y: y)
         try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
+        try checkStatefulBatches(rows: x.rows, batchSize: batchSize, what: "x")
         try BLASLibrary.require()
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
@@ -290,6 +331,7 @@ extension Model {
     func predict(x: DataView, batchSize: Int, into out: UnsafeMutablePointer<Float>) throws {
         let outShape = try prepare(x: x, y: nil)
         try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
+        try checkStatefulBatches(rows: x.rows, batchSize: batchSize, what: "x")
         let per = outShape.reduce(1, *)
         try BLASLibrary.require()
         let floatMode = ComputeFloatMode.enter()
@@ -298,7 +340,7 @@ extension Model {
         let all = Array(0..<x.rows)
         while start < x.rows {
             let end = min(x.rows, start + batchSize)
-            let parts = Model.split(end - start, into: WorkerPool.shared.threads)
+            let parts = partsOf(end - start)
             let stacks = try stacks(parts.count)
             let first = start
             WorkerPool.shared.run(parts: parts.count) { w in

@@ -57,18 +57,36 @@ extension Model {
         }
     }
 
+    /// Each layer with its (first) input shape and output shape, as far as the shapes can be
+    /// worked out (build reports the layer that does not fit); the last output is nil when it
+    /// cannot be.
+    func layerShapes(input: FeatureShape) -> [(Layer, FeatureShape, FeatureShape?)] {
+        var out: [(Layer, FeatureShape, FeatureShape?)] = []
+        if let graph {
+            var ins: [FeatureShape] = []
+            _ = try? graph.walkShapes(layers, input: input) { _, s in ins.append(s[0]) }
+            let shapes = (try? graph.walkShapes(layers, input: input)) ?? []
+            return ins.indices.map { (layers[$0], ins[$0], $0 < shapes.count ? shapes[$0][0] : nil) }
+        }
+        var shape = input
+        for layer in layers {
+            let next = try? layer.outputShape(for: shape)
+            out.append((layer, shape, next))
+            guard let next else { break }
+            shape = next
+        }
+        return out
+    }
+
     /// Refuses to build weights that could not be trained in memory: each weight needs its value,
     /// its gradient and Adam's two moments (16 bytes), and LSTM's orthogonal initialiser a
     /// temporary copy in double precision.
     func checkWeightBudget(input: FeatureShape) throws {
-        var shape = input
         var total = 0
-        for layer in layers {
+        for (layer, shape, _) in layerShapes(input: input) {
             var bytes = MemoryBudget.mul(Model.plannedParams(layer, input: shape), 16)
             if let l = layer as? LSTM { bytes = MemoryBudget.add(bytes, MemoryBudget.mul(MemoryBudget.mul(l.units, l.units), 32)) }
             total = MemoryBudget.add(total, bytes)
-            guard let next = try? layer.outputShape(for: shape) else { break }  // build reports it
-            shape = next
         }
         guard total <= MemoryBudget.bytes else {
             throw LSTMKitError(.noMemory, "model '\(name)' would need \(MemoryBudget.describe(total)) for its weights, more than the \(MemoryBudget.describe(MemoryBudget.bytes)) available")
@@ -78,10 +96,9 @@ extension Model {
     /// Refuses a batch whose activations (kept for backward) would not fit in memory.
     func checkBatchBudget(batch: Int, features: FeatureShape) throws {
         typealias B = MemoryBudget
-        var shape = features
-        var perSample = shape.reduce(1) { B.mul($0, $1 ?? 1) }   // the gathered input rows
-        for layer in layers {
-            guard let next = try? layer.outputShape(for: shape) else { break }
+        var perSample = features.reduce(1) { B.mul($0, $1 ?? 1) }   // the gathered input rows
+        for (layer, shape, next) in layerShapes(input: features) {
+            guard let next else { break }
             let out = next.reduce(1) { B.mul($0, $1 ?? 1) }
             if let l = layer as? LSTM {
                 // gates (4H), cell and hidden state per step, and their gradients
@@ -89,7 +106,6 @@ extension Model {
                 perSample = B.add(perSample, B.mul(B.mul(steps, l.units), 12))
             }
             perSample = B.add(perSample, B.mul(out, 3))   // output, its gradient, a mask or logits
-            shape = next
         }
         let total = B.mul(B.mul(perSample, 4), batch)
         guard total <= B.bytes else {

@@ -1,7 +1,11 @@
-/// A Sequential model: the layers, how it was compiled, and the tokenizer saved with it.
+/// A model: the layers, how it was compiled, and the tokenizer saved with it. A Sequential model
+/// runs its layers in order; a functional one (`graph`, Training/Graph.swift) runs them as a
+/// graph, `layers` then being its nodes' layers in call order.
 final class Model {
     let name: String
     private(set) var layers: [Layer]
+    /// The layer graph of a functional model; nil for a Sequential one.
+    let graph: Graph?
     /// Input shape from the configuration (without batch); nil entries accept any length.
     let declaredInput: FeatureShape?
     /// The input shape the weights were built for, refined by the last data seen (for summary()).
@@ -30,10 +34,16 @@ final class Model {
 
     /// A new, unbuilt layer of the same class and configuration (for worker copies).
     static func makeLayer(like layer: Layer) throws -> Layer {
-        guard let make = layerClasses[layer.className] else {
-            throw LSTMKitError(.internal, "layer class '\(layer.className)' is not registered")
+        try makeGraphLayer(layer.className, layer.name, LayerConfig(layer.config, className: layer.className))
+    }
+
+    /// A layer for a functional graph, where Bidirectional may give two outputs (merge_mode None).
+    static func makeGraphLayer(_ className: String, _ name: String, _ config: LayerConfig) throws -> Layer {
+        if className == "Bidirectional" { return try Bidirectional(name: name, config: config, allowTwoOutputs: true) }
+        guard let make = layerClasses[className] else {
+            throw LSTMKitError(.badConfig, "unknown layer class '\(className)' (known: \(Model.layerClasses.keys.sorted().joined(separator: ", ")))")
         }
-        return try make(layer.name, LayerConfig(layer.config, className: layer.className))
+        return try make(name, config)
     }
 
     static let layerClasses: [String: (String, LayerConfig) throws -> Layer] = [
@@ -53,6 +63,7 @@ final class Model {
         "MaxPooling1D": { try MaxPooling1D(name: $0, config: $1) },
         "GlobalMaxPooling1D": { try GlobalMaxPooling1D(name: $0, config: $1) },
         "GlobalAveragePooling1D": { try GlobalAveragePooling1D(name: $0, config: $1) },
+        "Concatenate": { try Concatenate(name: $0, config: $1) },
     ]
 
     /// Keras's other names for the same classes.
@@ -69,8 +80,22 @@ final class Model {
         name = try top["name"].map { v -> String in
             guard let s = v.stringValue else { throw LSTMKitError(.badConfig, "model 'name' must be a string") }
             return s
-        } ?? "sequential"
+        } ?? (Graph.describes(top) ? "functional" : "sequential")
+        initRng = Rng(seed: seed)
         trainedInput = try top["trained_input_shape"].flatMap { $0.isNull ? nil : try parseFeatureShape($0, what: "'trained_input_shape'", dropFirst: false) }
+        if Graph.describes(top) {
+            let (g, nodeLayers, input) = try Graph.parse(top)
+            graph = g
+            layers = nodeLayers
+            declaredInput = input
+            do {
+                try build(input: input)
+            } catch let error as LSTMKitError where error.status == .invalidArgument && input.contains(where: { $0 == nil }) {
+                // built by the first data, as for a Sequential model
+            }
+            return
+        }
+        graph = nil
         var input: FeatureShape? = try top["input_shape"].flatMap { $0.isNull ? nil : try parseFeatureShape($0, what: "'input_shape'", dropFirst: false) }
         var built: [Layer] = []
         var used = Set<String>()
@@ -126,7 +151,11 @@ final class Model {
                 let len = try cfg.int("input_length", default: 0, min: 0)
                 input = [len == 0 ? nil : len]
             }
-            built.append(try make(layerName, cfg))
+            let layer = try make(layerName, cfg)
+            if let r = layer as? RecurrentLayer, r.returnState {
+                throw LSTMKitError(.badConfig, "layer \(i): '\(layerName)' returns its states (return_state=true), several tensors a Sequential model cannot pass on; build a functional Model")
+            }
+            built.append(layer)
         }
         guard !built.isEmpty else { throw LSTMKitError(.badConfig, "a model needs at least one layer") }
         if built.first is Embedding, let input, input.count != 1 {
@@ -134,7 +163,6 @@ final class Model {
         }
         layers = built
         declaredInput = input
-        initRng = Rng(seed: seed)
         if let input {
             do {
                 try build(input: input)
@@ -165,7 +193,11 @@ final class Model {
         return out.lowercased()
     }
 
-    var inputIsIds: Bool { layers.first is Embedding }
+    var inputIsIds: Bool { inputEmbedding != nil }
+    /// The Embedding reading the model's input (token ids), if any.
+    var inputEmbedding: Embedding? { graph.map { $0.inputEmbedding(layers) } ?? layers.first as? Embedding }
+    /// The stateful recurrent layers (inside Bidirectional they are refused).
+    var statefulLayers: [RecurrentLayer] { layers.compactMap { ($0 as? RecurrentLayer).flatMap { $0.stateful ? $0 : nil } } }
     var isBuilt: Bool { layers.allSatisfy { $0.isBuilt } && builtInput != nil }
     var params: [Param] { layers.flatMap { $0.params } }
     var paramCount: Int { params.reduce(0) { $0 + $1.count } }
@@ -194,6 +226,11 @@ final class Model {
             }
         }
         if !isBuilt { try checkWeightBudget(input: input) }
+        if let graph {
+            try graph.build(layers, input: input, rng: &initRng)
+            builtInput = input
+            return
+        }
         var shape = input
         for layer in layers {
             try layer.build(input: shape, rng: &initRng)
@@ -202,8 +239,38 @@ final class Model {
         builtInput = input
     }
 
+    /// Keras's build(input_shape) called by the caller (a model declared without an input shape,
+    /// possibly compiled already): creates the weights for that shape. A model built already
+    /// must be asked for the shape it has.
+    func build(declared input: FeatureShape) throws {
+        if isBuilt, let built = builtInput {
+            guard built.count == input.count, zip(built, input).allSatisfy({ $0 == nil || $1 == nil || $0 == $1 }) else {
+                throw LSTMKitError(.invalidArgument, "model '\(name)' is built for input \(built.map { $0.map(String.init) ?? "None" }) already, not \(input.map { $0.map(String.init) ?? "None" })")
+            }
+            return
+        }
+        try build(input: input)
+    }
+
+    /// Keras's reset_states: the stateful layers (or the one named) forget their carried state.
+    func resetStates(layer: String?) throws {
+        let stateful = statefulLayers
+        if let layer {
+            guard let l = layers.first(where: { $0.name == layer }) else {
+                throw LSTMKitError(.invalidArgument, "model '\(name)' has no layer '\(layer)'")
+            }
+            guard let r = l as? RecurrentLayer, r.stateful else {
+                throw LSTMKitError(.invalidArgument, "layer '\(layer)' is not a stateful recurrent layer")
+            }
+            r.resetStates()
+            return
+        }
+        for r in stateful { r.resetStates() }
+    }
+
     /// Output shape (without batch) for an input shape (without batch).
     func outputShape(for input: FeatureShape) throws -> FeatureShape {
+        if let graph { return try graph.outputShape(layers, input: input) }
         var shape = input
         for layer in layers { shape = try layer.outputShape(for: shape) }
         return shape
@@ -231,6 +298,13 @@ final class Model {
     }
 
     var config: JSON {
+        if let graph {
+            var c = graph.config(layers, name: name, input: declaredInput!).objectValue!
+            if let trainedInput {
+                c["trained_input_shape"] = .array(trainedInput.map { $0.map { .number(Double($0)) } ?? .null })
+            }
+            return .object(c)
+        }
         var top: [String: JSON] = ["name": .string(name),
                                    "layers": .array(layers.map { .object(["class_name": .string($0.className), "config": $0.config]) })]
         if let shape = declaredInput ?? builtInput {
@@ -245,6 +319,7 @@ final class Model {
     /// Runs all layers (or a worker's copy of them). training enables dropout and keeps what
     /// backward needs.
     func forward(_ x: Tensor, training: Bool, rng: inout Rng, through stack: [Layer]? = nil) -> Tensor {
+        if let graph { return graph.forward(x, layers: stack ?? layers, training: training, rng: &rng) }
         var h = x
         var mask: [Float]? = nil
         var previous: Layer? = nil
@@ -258,6 +333,7 @@ final class Model {
 
     /// The last layer when the loss can take its logits directly.
     func fusedOutputLayer(for loss: LossKind, in stack: [Layer]? = nil) -> Dense? {
+        if let graph, graph.output.tensor != 0 { return nil }
         guard let dense = (stack ?? layers).last as? Dense, let act = loss.fusedActivation, dense.activation == act else { return nil }
         return dense
     }
@@ -265,6 +341,7 @@ final class Model {
     /// Backward from the loss gradient: w.r.t. logits when `fused`, else w.r.t. the output.
     func backward(_ grad: [Float], fused: Bool, outputShape: [Int], through stack: [Layer]? = nil) {
         let all = stack ?? layers
+        if let graph { return graph.backward(grad, fused: fused, layers: all) }
         var g: Tensor
         var rest = all[...]
         if fused, let dense = all.last as? Dense {
@@ -280,9 +357,3 @@ final class Model {
     }
 }
 
-/// A recurrent layer reading an Embedding directly may share the trajectory of identical leading
-/// inputs (Layers/Recurrent.swift): the input gradient there is only needed summed over rows.
-private func markReadsEmbedding(_ layer: Layer) {
-    if let r = layer as? RecurrentLayer { r.inputFromEmbedding = true }
-    if let bi = layer as? Bidirectional { bi.forwardLayer.inputFromEmbedding = true; bi.backwardLayer.inputFromEmbedding = true }
-}

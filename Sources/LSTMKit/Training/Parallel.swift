@@ -22,6 +22,12 @@ extension Model {
         guard let input = builtInput else { throw LSTMKitError(.internal, "worker copies requested before the model was built") }
         while workerLayers.count < count - 1 {
             var copyRng = Rng(seed: 0)   // the initial weights are overwritten below
+            if let graph {
+                let copy = try layers.map { try Model.makeLayer(like: $0) }
+                try graph.build(copy, input: input, rng: &copyRng)
+                workerLayers.append(copy)
+                continue
+            }
             var shape = input
             var copy: [Layer] = []
             for layer in layers {

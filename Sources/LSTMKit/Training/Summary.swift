@@ -1,38 +1,62 @@
 /// Keras 3's model.summary() table, drawn with the same box characters and column layout.
 extension Model {
     var summary: String {
-        var rows: [(String, String, String)] = []
-        var shape: FeatureShape? = builtInput ?? declaredInput
-        for layer in layers {
-            var shapeText = "?"
-            if let s = shape, let out = try? layer.outputShape(for: s) {
-                shapeText = "(" + (["None"] + out.map { $0.map(String.init) ?? "None" }).joined(separator: ", ") + ")"
-                shape = out
-            } else {
-                shape = nil
-            }
-            let count = layer.isBuilt ? groupedThousands(layer.params.reduce(0) { $0 + $1.count }) : "0 (unbuilt)"
-            rows.append(("\(layer.name) (\(layer.className))", shapeText, count))
+        var rows: [[String]] = []
+        func shapeText(_ out: FeatureShape) -> String {
+            "(" + (["None"] + out.map { $0.map(String.init) ?? "None" }).joined(separator: ", ") + ")"
         }
-        let header = ("Layer (type)", "Output Shape", "Param #")
-        let w0 = max(31, ([header] + rows).map { $0.0.count }.max()!)
-        let w1 = max(22, ([header] + rows).map { $0.1.count }.max()!)
-        let w2 = max(13, ([header] + rows).map { $0.2.count }.max()!)
-        func pad(_ s: String, _ w: Int, right: Bool = false) -> String {
-            let fill = String(repeating: " ", count: max(0, w - s.count))
-            return right ? fill + s : s + fill
+        func paramText(_ layer: Layer) -> String {
+            layer.isBuilt ? groupedThousands(layer.params.reduce(0) { $0 + $1.count }) : "0 (unbuilt)"
+        }
+        if let graph {
+            // Keras's functional table: the input first, and what each layer is connected to
+            let input = builtInput ?? declaredInput
+            let shapes = input.flatMap { try? graph.walkShapes(layers, input: $0) }
+            rows.append(["\(graph.inputName) (InputLayer)", input.map(shapeText) ?? "?", "0", "-"])
+            for (i, layer) in layers.enumerated() {
+                var text = "?"
+                if let outs = shapes?[i] {
+                    text = outs.count == 1 ? shapeText(outs[0]) : "[" + outs.map(shapeText).joined(separator: ", ") + "]"
+                }
+                rows.append(["\(layer.name) (\(layer.className))", text, paramText(layer), graph.connections(i, layers)])
+            }
+        } else {
+            var shape: FeatureShape? = builtInput ?? declaredInput
+            for layer in layers {
+                var text = "?"
+                if let s = shape, let out = try? layer.outputShape(for: s) {
+                    text = shapeText(out)
+                    shape = out
+                } else {
+                    shape = nil
+                }
+                rows.append(["\(layer.name) (\(layer.className))", text, paramText(layer)])
+            }
+        }
+        return table(rows, connected: graph != nil)
+    }
+
+    private func table(_ rows: [[String]], connected: Bool) -> String {
+        let header = ["Layer (type)", "Output Shape", "Param #"] + (connected ? ["Connected to"] : [])
+        let minimum = [31, 22, 13, 20]
+        let widths = header.indices.map { c in max(minimum[c], ([header] + rows).map { $0[c].count }.max()!) }
+        func pad(_ s: String, _ c: Int) -> String {
+            let fill = String(repeating: " ", count: max(0, widths[c] - s.count))
+            return c == 2 ? fill + s : s + fill
         }
         func rule(_ l: String, _ m: String, _ r: String, _ f: String) -> String {
-            l + String(repeating: f, count: w0 + 2) + m + String(repeating: f, count: w1 + 2) + m
-                + String(repeating: f, count: w2 + 2) + r
+            l + widths.map { String(repeating: f, count: $0 + 2) }.joined(separator: m) + r
+        }
+        func line(_ cells: [String], _ bar: String) -> String {
+            bar + " " + cells.indices.map { pad(cells[$0], $0) }.joined(separator: " \(bar) ") + " " + bar
         }
         var lines = ["Model: \"\(name)\""]
         lines.append(rule("┏", "┳", "┓", "━"))
-        lines.append("┃ \(pad(header.0, w0)) ┃ \(pad(header.1, w1)) ┃ \(pad(header.2, w2, right: true)) ┃")
+        lines.append(line(header, "┃"))
         lines.append(rule("┡", "╇", "┩", "━"))
         for (i, row) in rows.enumerated() {
             if i > 0 { lines.append(rule("├", "┼", "┤", "─")) }
-            lines.append("│ \(pad(row.0, w0)) │ \(pad(row.1, w1)) │ \(pad(row.2, w2, right: true)) │")
+            lines.append(line(row, "│"))
         }
         lines.append(rule("└", "┴", "┘", "─"))
         let total = paramCount

@@ -12,12 +12,12 @@ from .errors import (BadConfigError, BufferTooSmallError, CancelledError, Format
                      InternalError, InvalidArgumentError, LSTMKitError, LSTMKitIOError,
                      NoMemoryError, NumericError, WrongStateError)
 from .layers import Input
-from .models import Sequential, load_model
+from .models import Model, Sequential, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Sequential", "load_model", "Input", "layers", "text", "sequence", "utils", "callbacks",
+    "Sequential", "Model", "load_model", "Input", "layers", "text", "sequence", "utils", "callbacks",
     "optimizers", "preprocessing", "library_version", "library_path", "LSTMKitError",
     "InvalidArgumentError", "BadConfigError", "WrongStateError", "LSTMKitIOError", "FormatError",
     "NoMemoryError", "BufferTooSmallError", "CancelledError", "NumericError", "InternalError",

@@ -158,6 +158,18 @@ lstmkit_model_input_spec = _declare("lstmkit_model_input_spec", c_int,
 lstmkit_model_fit = _declare("lstmkit_model_fit", c_int,
                              [_handle, POINTER(lstmkit_array), POINTER(lstmkit_array), c_char_p,
                               PROGRESS_FN, c_void_p])
+# int lstmkit_model_fit_validation(lstmkit_model *model, const lstmkit_array *x,
+#                                  const lstmkit_array *y, const lstmkit_array *x_val,
+#                                  const lstmkit_array *y_val, const char *options_json,
+#                                  lstmkit_progress_fn progress, void *user_data);
+lstmkit_model_fit_validation = _declare("lstmkit_model_fit_validation", c_int,
+                                        [_handle, POINTER(lstmkit_array), POINTER(lstmkit_array),
+                                         POINTER(lstmkit_array), POINTER(lstmkit_array), c_char_p,
+                                         PROGRESS_FN, c_void_p])
+# int lstmkit_model_build(lstmkit_model *model, const int64_t *shape, int32_t ndim);
+lstmkit_model_build = _declare("lstmkit_model_build", c_int, [_handle, POINTER(c_int64), c_int32])
+# int lstmkit_model_reset_states(lstmkit_model *model, const char *layer_name);
+lstmkit_model_reset_states = _declare("lstmkit_model_reset_states", c_int, [_handle, c_char_p])
 # int lstmkit_model_evaluate(lstmkit_model *model, const lstmkit_array *x, const lstmkit_array *y,
 #                            int64_t batch_size, double *results, size_t capacity, size_t *count);
 lstmkit_model_evaluate = _declare("lstmkit_model_evaluate", c_int,

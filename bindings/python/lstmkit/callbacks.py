@@ -1,9 +1,11 @@
-"""Training callbacks shaped like keras.callbacks: Callback, History and the progress printer."""
+"""Training callbacks shaped like keras.callbacks: Callback, History, the progress printer,
+EarlyStopping and ModelCheckpoint."""
 
+import math
 import sys
 import time
 
-__all__ = ["Callback", "History", "ProgbarLogger"]
+__all__ = ["Callback", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint"]
 
 
 class Callback:
@@ -143,3 +145,124 @@ class ProgbarLogger(Callback):
         out.write(summary_line(steps or 0, elapsed or 0.0, logs or {}) + "\n")
         out.flush()
         self._drawn = False
+
+
+def _monitor_op(mode, monitor, who):
+    """Keras 3's choice of direction: 'min', 'max', or for 'auto' max for accuracies (a name
+    containing "acc"), min otherwise. Returns (is_better(a, b), worst starting value)."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError("%s: mode must be 'auto', 'min' or 'max', got %r" % (who, mode))
+    if mode == "max" or (mode == "auto" and "acc" in monitor):
+        return (lambda a, b: a > b), -math.inf
+    return (lambda a, b: a < b), math.inf
+
+
+class EarlyStopping(Callback):
+    """Stops fit when `monitor` has not improved by more than min_delta for `patience` epochs,
+    as keras.callbacks.EarlyStopping; restore_best_weights puts back the weights of the best
+    epoch when training ends."""
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self._better, self._worst = _monitor_op(mode, monitor, "EarlyStopping")
+        # Keras: min_delta counts in the direction of improvement
+        self.min_delta = abs(min_delta) if self._worst == -math.inf else -abs(min_delta)
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = self._worst
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = self._worst
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def _is_improvement(self, value, reference):
+        return self._better(value - self.min_delta, reference)
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None:
+            sys.stderr.write("EarlyStopping: metric %r is not available; available: %s\n"
+                             % (self.monitor, ", ".join(sorted(logs or {}))))
+            return
+        if epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            # until something improves, the first epoch's weights are the best
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print("Epoch %d: early stopping" % (self.stopped_epoch + 1))
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print("Restoring model weights from the end of the best epoch: %d."
+                      % (self.best_epoch + 1))
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model (model.save: configuration, weights, tokenizer) at the end of every
+    epoch, to filepath formatted with the epoch (1-based) and the logs, e.g.
+    "ckpt-{epoch:02d}-{val_loss:.3f}.lstmkit"; with save_best_only, only when `monitor`
+    improves, as keras.callbacks.ModelCheckpoint."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__()
+        if save_weights_only:
+            raise ValueError("ModelCheckpoint: save_weights_only=True is not supported; the whole "
+                             "model is saved (lstmkit.load_model reads it back)")
+        if save_freq != "epoch":
+            raise ValueError("ModelCheckpoint: only save_freq='epoch' is supported")
+        self.filepath = str(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self._better, worst = _monitor_op(mode, monitor, "ModelCheckpoint")
+        self.best = worst if initial_value_threshold is None else float(initial_value_threshold)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                sys.stderr.write("ModelCheckpoint: can save best model only with %s available; "
+                                 "skipping\n" % (self.monitor,))
+                return
+            if not self._better(current, self.best):
+                if self.verbose > 0:
+                    print("Epoch %d: %s did not improve from %.5f" % (epoch + 1, self.monitor, self.best))
+                return
+            if self.verbose > 0:
+                print("Epoch %d: %s improved from %.5f to %.5f, saving model to %s"
+                      % (epoch + 1, self.monitor, self.best, current, path))
+            self.best = current
+        elif self.verbose > 0:
+            print("Epoch %d: saving model to %s" % (epoch + 1, path))
+        self.model.save(path)

@@ -9,7 +9,7 @@ __all__ = ["Layer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "M
            "Dropout", "InputLayer", "Input", "deserialize",
            "RepeatVector", "TimeDistributed", "Flatten", "SpatialDropout1D", "GlobalMaxPooling1D",
            "GlobalAveragePooling1D", "GlobalMaxPool1D", "GlobalAvgPool1D", "Conv1D", "Convolution1D",
-           "MaxPooling1D", "MaxPool1D"]
+           "MaxPooling1D", "MaxPool1D", "Concatenate", "KerasTensor"]
 
 
 def _shape(shape):
@@ -81,8 +81,69 @@ class Layer:
     def count_params(self):
         return int(sum(w.size for w in self.get_weights()))
 
+    def reset_states(self):
+        """Keras's reset_states for a stateful recurrent layer of a built model."""
+        if self._model is None:
+            raise ValueError("layer %r does not belong to a built model yet" % (self.name,))
+        self._model._reset_layer_states(self.name)
+
+    # ---- the functional API: calling a layer on tensors records the graph ----
+
+    def _output_count(self):
+        return 1
+
+    def __call__(self, inputs, initial_state=None, **kwargs):
+        """layer(tensor) -> tensor (or a list for several outputs), as in Keras's functional API.
+        The call is only recorded; lstmkit.Model(inputs, outputs) sends the graph to the library.
+        Each layer can be called once (shared layers are not supported)."""
+        if kwargs:
+            raise TypeError("%s: call arguments %s are not supported" % (self.name or self.class_name,
+                                                                         sorted(kwargs)))
+        tensors = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if not tensors or not all(isinstance(t, KerasTensor) for t in tensors):
+            raise TypeError("layers are called on lstmkit.Input() tensors or other layers' outputs "
+                            "(build a Model, then fit or predict on data); got %r" % (inputs,))
+        if isinstance(inputs, (list, tuple)) and self.class_name != "Concatenate":
+            if len(tensors) != 1:
+                raise TypeError("%s takes one input tensor, got %d" % (self.class_name, len(tensors)))
+        states = []
+        if initial_state is not None:
+            if not isinstance(self, _Recurrent):
+                raise TypeError("initial_state is for LSTM, GRU and SimpleRNN, not %s" % self.class_name)
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if not all(isinstance(t, KerasTensor) for t in states):
+                raise TypeError("initial_state must be tensors (e.g. an encoder's return_state outputs)")
+        if getattr(self, "_inbound", None) is not None:
+            raise ValueError("layer %r is called a second time; shared layers are not supported"
+                             % (self.name or self.class_name,))
+        if self._model is not None:
+            raise ValueError("layer %r belongs to a model already" % (self.name,))
+        self._inbound = tensors
+        self._initial_state = states
+        outputs = [KerasTensor(self, i) for i in range(self._output_count())]
+        return outputs[0] if len(outputs) == 1 else outputs
+
     def __repr__(self):
         return "<%s name=%s>" % (self.class_name, self.name)
+
+
+class KerasTensor:
+    """A symbolic tensor of the functional API: output `index` of `layer`'s call. shape is
+    known for Input tensors only (batch dimension None)."""
+
+    def __init__(self, layer, index=0, shape=None):
+        self._layer = layer
+        self._index = index
+        self.shape = shape
+
+    def __iter__(self):
+        raise TypeError("this tensor is one output; a layer with several outputs (return_state=True, "
+                        "Bidirectional merge_mode=None) returns a list")
+
+    def __repr__(self):
+        return "<KerasTensor %s[%d]%s>" % (getattr(self._layer, "name", None) or
+                                           self._layer.class_name, self._index,
+                                           "" if self.shape is None else " shape=%s" % (self.shape,))
 
 
 class Embedding(Layer):
@@ -108,8 +169,10 @@ class _Recurrent(Layer):
     """The options Keras's RNN layers share; the engine runs them all on one driver."""
 
     def __init__(self, units, return_sequences=False, go_backwards=False, dropout=0.0,
-                 recurrent_dropout=0.0, name=None, **kwargs):
+                 recurrent_dropout=0.0, return_state=False, stateful=False, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
+        self.return_state = bool(return_state)
+        self.stateful = bool(stateful)
         self.units = int(units)
         self.return_sequences = bool(return_sequences)
         self.go_backwards = bool(go_backwards)
@@ -117,13 +180,26 @@ class _Recurrent(Layer):
         self.recurrent_dropout = float(recurrent_dropout)
 
     def _own_config(self):
-        return {"units": self.units, "return_sequences": self.return_sequences,
-                "go_backwards": self.go_backwards, "dropout": self.dropout,
-                "recurrent_dropout": self.recurrent_dropout}
+        config = {"units": self.units, "return_sequences": self.return_sequences,
+                  "go_backwards": self.go_backwards, "dropout": self.dropout,
+                  "recurrent_dropout": self.recurrent_dropout}
+        if self.return_state:
+            config["return_state"] = True
+        if self.stateful:
+            config["stateful"] = True
+        return config
+
+    _state_count = 1
+
+    def _output_count(self):
+        return 1 + (self._state_count if self.return_state else 0)
 
 
 class LSTM(_Recurrent):
+    """return_state=True gives [output, h, c]; initial_state=[h, c] starts from given states."""
+
     class_name = "LSTM"
+    _state_count = 2
 
 
 class GRU(_Recurrent):
@@ -159,7 +235,8 @@ class SimpleRNN(_Recurrent):
 class Bidirectional(Layer):
     """Bidirectional(LSTM(64)): weights forward_<layer>/... then backward_<layer>/..., as Keras.
 
-    merge_mode None (two outputs) has no place in a Sequential model; the library refuses it.
+    merge_mode None gives two outputs (forward, backward): usable in a functional Model only;
+    a Sequential model refuses it.
     """
 
     class_name = "Bidirectional"
@@ -173,6 +250,9 @@ class Bidirectional(Layer):
 
     def _own_config(self):
         return {"layer": self.layer._serialize(), "merge_mode": self.merge_mode}
+
+    def _output_count(self):
+        return 2 if self.merge_mode is None else 1
 
 
 class Masking(Layer):
@@ -213,7 +293,8 @@ class Dropout(Layer):
 
 
 class InputLayer:
-    """Marks the input shape (without the batch dimension) of a Sequential model."""
+    """The input of a model: its shape without the batch dimension. lstmkit.Input() gives its
+    tensor for the functional API; a Sequential model takes either."""
 
     class_name = "InputLayer"
 
@@ -227,13 +308,34 @@ class InputLayer:
         self.dtype = dtype
         self.name = name
 
+    def get_weights(self):
+        return []
+
+    def count_params(self):
+        return 0
+
     def __repr__(self):
         return "<InputLayer shape=%s>" % (tuple(self.shape),)
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None):
-    """keras.Input: in a Sequential model, fixes the input shape (batch dimension left out)."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    """keras.Input: the input tensor of a functional Model; in a Sequential model, fixes the
+    input shape (batch dimension left out)."""
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    return KerasTensor(layer, 0, shape=(None,) + tuple(layer.shape))
+
+
+class Concatenate(Layer):
+    """Joins tensors along the last axis (axis=-1 only): Concatenate()([a, b]), functional only."""
+
+    class_name = "Concatenate"
+
+    def __init__(self, axis=-1, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.axis = int(axis)
+
+    def _own_config(self):
+        return {"axis": self.axis}
 
 
 class RepeatVector(Layer):
@@ -378,7 +480,8 @@ MaxPool1D = MaxPooling1D
 _CLASSES = {cls.class_name: cls for cls in (Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Masking,
                                             Dense, Dropout, RepeatVector, TimeDistributed, Flatten,
                                             SpatialDropout1D, GlobalMaxPooling1D,
-                                            GlobalAveragePooling1D, Conv1D, MaxPooling1D)}
+                                            GlobalAveragePooling1D, Conv1D, MaxPooling1D,
+                                            Concatenate)}
 _ALIASES = {"Convolution1D": "Conv1D", "MaxPool1D": "MaxPooling1D",
             "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D"}
 
@@ -407,6 +510,8 @@ def deserialize(item):
         layer.go_backwards = bool(config.pop("go_backwards", False))
         layer.dropout = float(config.pop("dropout", 0.0))
         layer.recurrent_dropout = float(config.pop("recurrent_dropout", 0.0))
+        layer.return_state = bool(config.pop("return_state", False))
+        layer.stateful = bool(config.pop("stateful", False))
         if cls is GRU:
             layer.reset_after = bool(config.pop("reset_after", True))
         elif cls is SimpleRNN:

@@ -15,11 +15,11 @@ from . import _capi
 from ._arrays import c_array, float_ptr, labels
 from .callbacks import Callback, History, ProgbarLogger, summary_line
 from .errors import InvalidArgumentError
-from .layers import InputLayer, Layer, deserialize
+from .layers import InputLayer, KerasTensor, Layer, deserialize
 from .text import Tokenizer
 from .utils import next_seed
 
-__all__ = ["Sequential", "load_model"]
+__all__ = ["Sequential", "Model", "load_model"]
 
 _MAX_RANK = 8  # lstmkit_array allows ndim 1..8
 _SPARSE_LOSSES = ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")
@@ -37,18 +37,15 @@ class _FitState:
         self.error = None
 
 
-class Sequential:
-    """A linear stack of layers: Sequential([Embedding(5001, 32), LSTM(100), Dense(1, ...)]).
+class _EngineModel:
+    """What Sequential and the functional Model share: a library model handle and Keras's
+    compile/fit/evaluate/predict/save over it. Subclasses say how the configuration is written
+    (_config_json) and how the layer objects take the library's names (_after_build)."""
 
-    The library model is created on first use (summary, compile, fit, ...); layers cannot be
-    added after that. close() (or a with block) frees it; garbage collection does too.
-    """
-
-    def __init__(self, layers=None, name=None):
-        self.name = name or "sequential"
+    def __init__(self, name):
+        self.name = name
         self.layers = []
         self.stop_training = False
-        self._input_shape = None
         self._handle = None
         self._closed = False
         self._loss = None
@@ -56,53 +53,11 @@ class Sequential:
         self._input_dtype_code = None
         self._weight_names_cache = None
         self._tokenizer_cache = None
-        for layer in layers or []:
-            self.add(layer)
-
-    @classmethod
-    def _from_handle(cls, handle):
-        model = cls()
-        model._handle = handle
-        config = model.get_config()
-        model.name = config.get("name", model.name)
-        model._input_shape = config.get("input_shape")
-        model.layers = [deserialize(item) for item in config.get("layers", [])
-                        if item.get("class_name") != "InputLayer"]
-        model._after_build(config)
-        return model
-
-    @classmethod
-    def from_config(cls, config):
-        """A new model (fresh weights) from get_config()'s output."""
-        text = config if isinstance(config, str) else json.dumps(config)
-        return cls._from_handle(_capi.new_handle(_capi.lstmkit_model_create, text.encode("utf-8"),
-                                                 next_seed()))
 
     # ---- building ----
 
-    def add(self, layer):
-        if self._handle is not None or self._closed:
-            raise ValueError("layers cannot be added once the model has been built")
-        if isinstance(layer, InputLayer):
-            if self.layers:
-                raise ValueError("an Input must come before the other layers")
-            self._input_shape = list(layer.shape)
-            return
-        if not isinstance(layer, Layer):
-            raise TypeError("expected a lstmkit layer, got %r" % (layer,))
-        self.layers.append(layer)
-
-    def _config_json(self):
-        config = {"name": self.name, "layers": [layer._serialize() for layer in self.layers]}
-        if self._input_shape is not None:
-            config["input_shape"] = list(self._input_shape)
-        return json.dumps(config)
-
-    def build(self, input_shape=None):
-        """Creates the library model; input_shape includes the batch dimension, as in Keras."""
-        if input_shape is not None and self._handle is None:
-            self._input_shape = [None if d is None else int(d) for d in list(input_shape)[1:]]
-        self._live()
+    def _output_size_guess(self, x_shape):
+        return None
 
     def _live(self):
         if self._closed:
@@ -272,13 +227,21 @@ class Sequential:
         return labels(y, sparse=self._loss in _SPARSE_LOSSES)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, shuffle=True, seed=None):
+            validation_split=0.0, validation_data=None, shuffle=True, seed=None):
         """Trains for `epochs` epochs; returns a History. The last validation_split of the rows
-        is held out (before shuffling, as in Keras). Ctrl-C (or model.stop_training = True in a
-        callback) stops after the current batch and returns the History so far."""
+        is held out (before shuffling, as in Keras); validation_data=(x_val, y_val) is evaluated
+        instead when given. Ctrl-C (or model.stop_training = True in a callback) stops after the
+        current batch and returns the History so far."""
         handle = self._live()
         verbose = _verbosity(verbose)
         xa, ya = self._x(x), self._y(y)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            if len(validation_data) == 3 and validation_data[2] is not None:
+                raise ValueError("validation_data with sample weights is not supported")
+            val = (self._x(validation_data[0]), self._y(validation_data[1]))
         options = {"epochs": int(epochs), "batch_size": int(batch_size or 32),
                    "validation_split": float(validation_split), "shuffle": bool(shuffle),
                    "seed": int(seed) if seed is not None else next_seed()}
@@ -333,8 +296,13 @@ class Sequential:
                 cb.on_train_begin()
             for cb in hooks:
                 cb.on_epoch_begin(0)
-            status = _capi.lstmkit_model_fit(handle, xa.ref, ya.ref,
-                                             json.dumps(options).encode("utf-8"), callback, None)
+            options_json = json.dumps(options).encode("utf-8")
+            if val is None:
+                status = _capi.lstmkit_model_fit(handle, xa.ref, ya.ref, options_json, callback, None)
+            else:
+                status = _capi.lstmkit_model_fit_validation(handle, xa.ref, ya.ref, val[0].ref,
+                                                            val[1].ref, options_json, callback,
+                                                            None)
         finally:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
@@ -366,6 +334,23 @@ class Sequential:
 
         return signal.signal(signal.SIGINT, on_sigint)
 
+    def reset_states(self):
+        """Keras's reset_states: every stateful recurrent layer starts the next batch from zeros."""
+        _capi.check(_capi.lstmkit_model_reset_states(self._live(), None))
+
+    def _reset_layer_states(self, name):
+        _capi.check(_capi.lstmkit_model_reset_states(self._live(), name.encode("utf-8")))
+
+    def get_layer(self, name=None, index=None):
+        """The layer with this name (or at this index of .layers), as in Keras."""
+        self._live()
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError("no layer named %r; the layers are %s" % (name, [l.name for l in self.layers]))
+
     # ---- inference ----
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
@@ -396,27 +381,6 @@ class Sequential:
         if return_dict:
             return logs
         return values[0] if len(values) == 1 else values
-
-    def _output_size_guess(self, x_shape):
-        """Floats predict will write, from the layer stack; None when the stack is unfamiliar."""
-        shape = list(x_shape[1:])
-        for layer in self.layers:
-            kind = layer.class_name
-            if kind == "Embedding":
-                shape = shape + [layer.output_dim]
-            elif kind in ("LSTM", "GRU", "SimpleRNN", "Bidirectional"):
-                if len(shape) < 2:
-                    return None
-                rnn = layer.layer if kind == "Bidirectional" else layer
-                units = rnn.units * (2 if kind == "Bidirectional" and layer.merge_mode == "concat" else 1)
-                shape = shape[:-1] + [units] if rnn.return_sequences else [units]
-            elif kind == "Dense":
-                if not shape:
-                    return None
-                shape = shape[:-1] + [layer.units]
-            elif kind not in ("Dropout", "Masking"):
-                return None
-        return int(x_shape[0]) * int(np.prod(shape)) if shape else None
 
     def predict(self, x, batch_size=None, verbose="auto"):
         """The model's outputs for x as a float32 array (inference: dropout off)."""
@@ -475,12 +439,117 @@ class Sequential:
             self.tokenizer = tokenizer
         _capi.check(_capi.lstmkit_model_save(self._live(), os.fsencode(filepath)))
 
+
+
+class Sequential(_EngineModel):
+    """A linear stack of layers: Sequential([Embedding(5001, 32), LSTM(100), Dense(1, ...)]).
+
+    The library model is created on first use (summary, compile, fit, ...); layers cannot be
+    added after that. close() (or a with block) frees it; garbage collection does too.
+    """
+
+    def __init__(self, layers=None, name=None):
+        super().__init__(name or "sequential")
+        self._input_shape = None
+        for layer in layers or []:
+            self.add(layer)
+
+    @classmethod
+    def _from_handle(cls, handle):
+        model = cls()
+        model._handle = handle
+        config = model.get_config()
+        model.name = config.get("name", model.name)
+        model._input_shape = config.get("input_shape")
+        model.layers = [deserialize(item) for item in config.get("layers", [])
+                        if item.get("class_name") != "InputLayer"]
+        model._after_build(config)
+        return model
+
+    @classmethod
+    def from_config(cls, config):
+        """A new model (fresh weights) from get_config()'s output."""
+        text = config if isinstance(config, str) else json.dumps(config)
+        return cls._from_handle(_capi.new_handle(_capi.lstmkit_model_create, text.encode("utf-8"),
+                                                 next_seed()))
+
+    # ---- building ----
+
+    def add(self, layer):
+        if self._handle is not None or self._closed:
+            raise ValueError("layers cannot be added once the model has been built")
+        if isinstance(layer, KerasTensor) and isinstance(layer._layer, InputLayer):
+            layer = layer._layer
+        if isinstance(layer, InputLayer):
+            if self.layers:
+                raise ValueError("an Input must come before the other layers")
+            self._input_shape = list(layer.shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError("expected a lstmkit layer, got %r" % (layer,))
+        self.layers.append(layer)
+
+    def _config_json(self):
+        config = {"name": self.name, "layers": [layer._serialize() for layer in self.layers]}
+        if self._input_shape is not None:
+            config["input_shape"] = list(self._input_shape)
+        return json.dumps(config)
+
+    def build(self, input_shape=None):
+        """Creates the weights; input_shape includes the batch dimension, as in Keras. Works
+        after compile too (compile creates the library model, which then waits for a shape)."""
+        if input_shape is None:
+            self._live()
+            return
+        dims = [None if d is None else int(d) for d in list(input_shape)]
+        if self._handle is None:
+            self._input_shape = dims[1:]
+            self._live()
+            return
+        shape = (ctypes.c_int64 * len(dims))(*[-1 if d is None else d for d in dims])
+        _capi.check(_capi.lstmkit_model_build(self._live(), shape, len(dims)))
+        self._input_dtype_code = None
+        self._weight_names_cache = None
+
+    def _output_size_guess(self, x_shape):
+        """Floats predict will write, from the layer stack; None when the stack is unfamiliar."""
+        shape = list(x_shape[1:])
+        for layer in self.layers:
+            kind = layer.class_name
+            if kind == "Embedding":
+                shape = shape + [layer.output_dim]
+            elif kind in ("LSTM", "GRU", "SimpleRNN", "Bidirectional"):
+                if len(shape) < 2:
+                    return None
+                rnn = layer.layer if kind == "Bidirectional" else layer
+                units = rnn.units * (2 if kind == "Bidirectional" and layer.merge_mode == "concat" else 1)
+                shape = shape[:-1] + [units] if rnn.return_sequences else [units]
+            elif kind == "Dense":
+                if not shape:
+                    return None
+                shape = shape[:-1] + [layer.units]
+            elif kind not in ("Dropout", "Masking"):
+                return None
+        return int(x_shape[0]) * int(np.prod(shape)) if shape else None
+
     def __repr__(self):
         return "<Sequential name=%s layers=%s>" % (self.name, [l.name for l in self.layers])
 
 
+
 def load_model(filepath):
-    """A Sequential model from a file written by Sequential.save (tokenizer included)."""
+    """The model in a file written by save (tokenizer included): a Sequential model, or a
+    functional Model when the file describes a layer graph."""
     if not isinstance(filepath, (str, bytes, os.PathLike)):
         raise InvalidArgumentError("filepath must be a path, got %r" % (filepath,))
-    return Sequential._from_handle(_capi.new_handle(_capi.lstmkit_model_load, os.fsencode(filepath)))
+    handle = _capi.new_handle(_capi.lstmkit_model_load, os.fsencode(filepath))
+    try:
+        config = json.loads(_capi.read_text(_capi.lstmkit_model_config, handle))
+    except BaseException:
+        _capi.lstmkit_model_free(handle)
+        raise
+    cls = Model if config.get("class_name") == "Functional" else Sequential
+    return cls._from_handle(handle)
+
+
+from .functional import Model  # noqa: E402  (functional.py builds on _EngineModel above)

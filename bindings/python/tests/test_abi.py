@@ -42,8 +42,10 @@ def exported_symbols():
 
 def test_header_lists_the_expected_api():
     functions = header_functions()
-    assert len(functions) == 28, sorted(functions)
+    assert len(functions) == 31, sorted(functions)
     assert "lstmkit_model_fit" in functions and "lstmkit_pad_sequences" in functions
+    assert {"lstmkit_model_fit_validation", "lstmkit_model_build",
+            "lstmkit_model_reset_states"} <= functions
 
 
 def test_every_header_function_is_exported_and_nothing_else():
