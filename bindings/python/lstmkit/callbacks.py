@@ -3,7 +3,7 @@
 import sys
 import time
 
-__all__ = ["Callback", "History", "ProgbarLogger"]
+__all__ = ["Callback", "History", "ModelCheckpoint", "ProgbarLogger"]
 
 
 class Callback:
@@ -54,6 +54,23 @@ class History(Callback):
 
     def __repr__(self):
         return "<History epochs=%d keys=%s>" % (len(self.epoch), sorted(self.history))
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model (weights, optimizer state, tokenizer) after every epoch, as Keras's
+    ModelCheckpoint(filepath) with save_freq="epoch". filepath may hold "{epoch}" (1-based, so
+    "ckpt-{epoch:02d}.lstmkit" after the third epoch is ckpt-03.lstmkit) and the epoch's log
+    keys. To resume: load_model(path).fit(..., initial_epoch=<that epoch number>, seed=<same>).
+    The save is atomic, so a Ctrl-C or a kill mid-epoch leaves the last complete checkpoint."""
+
+    def __init__(self, filepath, save_freq="epoch"):
+        super().__init__()
+        if save_freq != "epoch":
+            raise ValueError("ModelCheckpoint: only save_freq='epoch' is supported")
+        self.filepath = str(filepath)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.save(self.filepath.format(epoch=epoch + 1, **(logs or {})))
 
 
 def _format_value(value):

@@ -272,9 +272,12 @@ class Sequential:
         return labels(y, sparse=self._loss in _SPARSE_LOSSES)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, shuffle=True, seed=None):
-        """Trains for `epochs` epochs; returns a History. The last validation_split of the rows
-        is held out (before shuffling, as in Keras). Ctrl-C (or model.stop_training = True in a
+            validation_split=0.0, shuffle=True, seed=None, initial_epoch=0):
+        """Trains epochs initial_epoch..epochs-1 (as Keras: `epochs` is the epoch to stop before);
+        returns a History. The last validation_split of the rows is held out (before shuffling,
+        as in Keras). Each epoch's shuffle and dropout depend only on (seed, epoch), so a model
+        saved after epoch k-1, loaded and fitted with initial_epoch=k and the same seed continues
+        exactly as the uninterrupted run would have. Ctrl-C (or model.stop_training = True in a
         callback) stops after the current batch and returns the History so far."""
         handle = self._live()
         verbose = _verbosity(verbose)
@@ -282,6 +285,8 @@ class Sequential:
         options = {"epochs": int(epochs), "batch_size": int(batch_size or 32),
                    "validation_split": float(validation_split), "shuffle": bool(shuffle),
                    "seed": int(seed) if seed is not None else next_seed()}
+        if initial_epoch:
+            options["initial_epoch"] = int(initial_epoch)
 
         history = History()
         progbar = ProgbarLogger(verbose) if verbose else None
@@ -332,7 +337,7 @@ class Sequential:
             for cb in hooks:
                 cb.on_train_begin()
             for cb in hooks:
-                cb.on_epoch_begin(0)
+                cb.on_epoch_begin(int(initial_epoch))
             status = _capi.lstmkit_model_fit(handle, xa.ref, ya.ref,
                                              json.dumps(options).encode("utf-8"), callback, None)
         finally:
