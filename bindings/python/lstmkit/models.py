@@ -485,7 +485,9 @@ class Sequential:
 
 
 def load_model(filepath):
-    """A Sequential model from a file written by Sequential.save (tokenizer included)."""
+    """A Sequential model from a file written by Sequential.save (tokenizer included). A model
+    saved compiled comes back compiled, with its optimizer state: fit(..., initial_epoch=k)
+    continues training without compile, as Keras's load_model."""
     if not isinstance(filepath, (str, bytes, os.PathLike)):
         raise InvalidArgumentError("filepath must be a path, got %r" % (filepath,))
     return Sequential._from_handle(_capi.new_handle(_capi.lstmkit_model_load, os.fsencode(filepath)))
