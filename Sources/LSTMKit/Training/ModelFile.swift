@@ -82,7 +82,9 @@ extension Model {
                     let name = Model.optimizerTensorName(key, slot)
                     guard let t = byName[name] else { throw corrupt("optimizer state '\(name)' is missing") }
                     guard t.shape == p.shape else { throw corrupt("optimizer state '\(name)' has shape \(t.shape), its weight has \(p.shape)") }
-                    guard allFinite(t.values) else { throw corrupt("optimizer state '\(name)' holds NaN or infinity") }
+                    // Values are not checked, like the weights: training can reach an infinite
+                    // second moment with finite weights, and a model that saved must load. The
+                    // next fit then stops with NUMERIC, as it would have without the save.
                     values.append(t.values)
                     used += 1
                 }
