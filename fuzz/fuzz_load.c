@@ -2,7 +2,8 @@
  * libFuzzer harness for lstmkit_model_load: every input is written to a private temp file and
  * loaded. Anything but LSTMKIT_OK, LSTMKIT_E_FORMAT or LSTMKIT_E_NO_MEMORY is a finding (abort),
  * as is any crash or sanitizer report. A model that loads is also summarised and run once on a
- * tiny input, so a file that passes the checks cannot leave the model in an unusable state.
+ * tiny input and trained for one step (using any optimizer state the file restored), so a file
+ * that passes the checks cannot leave the model in an unusable state.
  *
  *   bash fuzz/run.sh            builds this against liblstmkit.so and starts one fuzz process
  */
@@ -49,11 +50,27 @@ static void exercise(lstmkit_model *m) {
     if (data == NULL) return;
     lstmkit_array x = {dtype, ndim, shape, data};
     size_t count = 0;
-    int rc = lstmkit_model_predict(m, &x, 1, NULL, 0, &count, NULL, 0, NULL);
+    int64_t out_shape[9] = {0};
+    int32_t out_ndim = 0;
+    int rc = lstmkit_model_predict(m, &x, 1, NULL, 0, &count, out_shape, 9, &out_ndim);
     if (rc == LSTMKIT_OK && count > 0 && count < (1u << 24)) {
         float *out = malloc(count * sizeof(float));
         if (out != NULL) {
             rc = lstmkit_model_predict(m, &x, 1, out, count, &count, NULL, 0, NULL);
+            if (rc == LSTMKIT_OK) {
+                /* One training step on zero targets, so a restored optimizer state (the
+                 * optimizer/... tensors) is used, not just parsed. Not compiled (WRONG_STATE),
+                 * targets the loss cannot take (INVALID_ARGUMENT) and a step that overflows
+                 * (NUMERIC) are fine answers; anything else is a finding. */
+                memset(out, 0, count * sizeof(float));
+                lstmkit_array y = {LSTMKIT_FLOAT32, out_ndim, out_shape, out};
+                int frc = lstmkit_model_fit(m, &x, &y, "{\"epochs\": 1, \"batch_size\": 1}", NULL, NULL);
+                if (frc != LSTMKIT_OK && frc != LSTMKIT_E_WRONG_STATE && frc != LSTMKIT_E_INVALID_ARGUMENT &&
+                    frc != LSTMKIT_E_NUMERIC && frc != LSTMKIT_E_NO_MEMORY) {
+                    fprintf(stderr, "fit on a loaded model: status %d: %s\n", frc, lstmkit_last_error());
+                    abort();
+                }
+            }
             free(out);
         }
     }

@@ -1,5 +1,7 @@
 """Writes the fuzz seed corpus: small valid model files (a few KB each) covering every layer,
-with and without compile settings and a tokenizer, plus a few near-misses.
+with and without compile settings and a tokenizer, the compiled ones trained for two batches so
+they carry optimizer state (Adam, RMSprop centered with momentum, SGD with momentum), plus a few
+near-misses.
 
     python3 fuzz/make_seeds.py [out_dir [json_out_dir]]
         (default fuzz/seeds and fuzz/seeds_json, the latter for fuzz_json.c; needs liblstmkit.so)
@@ -36,7 +38,39 @@ MODELS = {
         {"class_name": "LSTM", "config": {"units": 2}},
         {"class_name": "Dense", "config": {"units": 1, "activation": "tanh"}}]},
         {"loss": "mse"}),
+    "dense_rmsprop": ({"input_shape": [4], "layers": [
+        {"class_name": "Dense", "config": {"units": 2, "activation": "relu"}},
+        {"class_name": "Dense", "config": {"units": 1}}]},
+        {"optimizer": {"class_name": "rmsprop", "momentum": 0.5, "centered": True}, "loss": "mse"}),
+    "gru_sgd": ({"input_shape": [3, 2], "layers": [
+        {"class_name": "GRU", "config": {"units": 2}},
+        {"class_name": "Dense", "config": {"units": 1, "activation": "sigmoid"}}]},
+        {"optimizer": {"class_name": "sgd", "momentum": 0.9}, "loss": "binary_crossentropy"}),
 }
+
+
+def train_briefly(m, config, compile_settings):
+    """Two batches, so the seed carries optimizer state (optimizer/<weight>/<slot> tensors and
+    lstmkit.optimizer_iterations) for the fuzzer to mutate."""
+    import numpy as np
+    shape = [4] + [d or 4 for d in config["input_shape"]]
+    first = config["layers"][0]
+    if first["class_name"] == "Embedding":
+        x = (np.arange(int(np.prod(shape))) % first["config"]["input_dim"]).astype(np.int32).reshape(shape)
+    else:
+        x = np.linspace(-1, 1, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    if compile_settings["loss"] == "sparse_categorical_crossentropy":
+        y = np.array([0, 1, 2, 1], dtype=np.int32)
+    else:
+        y = np.array([0, 1, 0, 1], dtype=np.float32)
+
+    def arr(a):
+        dims = (ctypes.c_int64 * a.ndim)(*a.shape)
+        return _capi.lstmkit_array(_capi.INT32 if a.dtype == np.int32 else _capi.FLOAT32, a.ndim, dims,
+                                   a.ctypes.data_as(ctypes.c_void_p)), dims
+    (xa, xd), (ya, yd) = arr(x), arr(y)
+    _capi.check(_capi.lstmkit_model_fit(m, ctypes.byref(xa), ctypes.byref(ya),
+                                        b'{"epochs": 1, "batch_size": 2, "seed": 1}', _capi.PROGRESS_FN(), None))
 
 
 def save_model(config, compile_settings, path, tokenizer=None):
@@ -45,6 +79,7 @@ def save_model(config, compile_settings, path, tokenizer=None):
     try:
         if compile_settings is not None:
             _capi.check(_capi.lstmkit_model_compile(m, json.dumps(compile_settings).encode()))
+            train_briefly(m, config, compile_settings)
         if tokenizer is not None:
             _capi.check(_capi.lstmkit_model_set_tokenizer(m, tokenizer))
         _capi.check(_capi.lstmkit_model_save(m, str(path).encode()))

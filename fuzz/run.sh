@@ -59,7 +59,8 @@ LOG="$HERE/runs/$(date +%Y%m%d-%H%M%S)-$TARGET.log"
 # ASan's leak checker is off: the Swift runtime keeps one-time allocations alive until exit.
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:symbolize=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-nohup "$HERE/build/fuzz_$TARGET" -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 -timeout=10 \
+# Niced (LSTMKIT_FUZZ_NICE, default 10), so a long run does not starve builds and tests beside it.
+nohup nice -n "${LSTMKIT_FUZZ_NICE:-10}" "$HERE/build/fuzz_$TARGET" -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 -timeout=10 \
     -max_len="$MAX_LEN" -print_final_stats=1 -artifact_prefix="$HERE/runs/" \
     "${CORPUS[@]}" >"$LOG" 2>&1 &
 echo "fuzzing fuzz_$TARGET for ${SECONDS_TO_RUN}s as pid $!; log: $LOG"

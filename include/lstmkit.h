@@ -24,7 +24,8 @@
  * in "inbound_nodes" (and "initial_state" for a recurrent layer); README.md has an example.
  * then compiled ({"optimizer": "adam", "loss": "binary_crossentropy", "metrics": ["accuracy"]}),
  * trained with lstmkit_model_fit, and saved to one file (safetensors: a JSON header holding the
- * configuration, the tokenizer and a checksum, then raw little-endian float32 tensors).
+ * configuration, the tokenizer and a checksum, then raw little-endian float32 tensors: the
+ * weights and, once trained, the optimizer's state, so training can resume after a load).
  *
  * Errors
  * ------
@@ -198,8 +199,13 @@ int lstmkit_model_input_spec(const lstmkit_model *model, int64_t *shape, int32_t
                              int32_t *ndim, int32_t *dtype);
 
 /* Fit options as JSON, all optional: {"epochs": 1, "batch_size": 32, "validation_split": 0.0,
- * "shuffle": true, "seed": 0}. The last validation_split fraction of the rows (taken before
- * shuffling, as Keras does) is held out. progress may be NULL. x and y are borrowed. */
+ * "shuffle": true, "seed": 0, "initial_epoch": 0}. The last validation_split fraction of the rows
+ * (taken before shuffling, as Keras does) is held out. Epochs initial_epoch .. epochs-1 are run
+ * (Keras's initial_epoch; it must be 0 or less than epochs, else BAD_CONFIG); progress reports
+ * those epoch numbers. Each epoch's shuffle and dropout depend only on (seed, epoch), so a model
+ * saved after epoch k-1, loaded and fitted with initial_epoch k and the same seed ends with the
+ * same weights as the uninterrupted run (same LSTMKIT_NUM_THREADS). progress may be NULL. x and
+ * y are borrowed. */
 int lstmkit_model_fit(lstmkit_model *model, const lstmkit_array *x, const lstmkit_array *y,
                       const char *options_json, lstmkit_progress_fn progress, void *user_data);
 /* lstmkit_model_fit with Keras's validation_data: x_val and y_val (borrowed, shaped as x and y)
@@ -247,10 +253,13 @@ int lstmkit_model_get_weight(const lstmkit_model *model, int32_t index, float *o
 int lstmkit_model_set_weight(lstmkit_model *model, int32_t index, const float *values,
                              size_t count);
 
-/* Saves configuration, weights and the attached tokenizer (if any) to one file. The file is
- * written beside the target and renamed over it, so a failed save leaves the old file intact. */
+/* Saves configuration, weights, compile settings, the optimizer's state once it has taken a
+ * step (moments and iteration count, as Keras's model.save) and the attached tokenizer (if any)
+ * to one file. The file is written beside the target and renamed over it, so a failed save
+ * leaves the old file intact. */
 int lstmkit_model_save(const lstmkit_model *model, const char *path);
-/* Loads a file written by lstmkit_model_save; *out receives a new handle. */
+/* Loads a file written by lstmkit_model_save; *out receives a new handle, compiled if the saved
+ * model was, with its optimizer state restored (a file without one gets a fresh optimizer). */
 int lstmkit_model_load(const char *path, lstmkit_model **out);
 
 /* Attaches a copy of tokenizer to the model (saved with it); NULL detaches. */

@@ -7,3 +7,7 @@ bash scripts/setup.sh
 swift build --build-tests
 swift test --skip-build --disable-swift-testing   # the suite is XCTest; no empty Swift Testing run
 python3 -m pytest -q bindings/python/tests
+# The library itself under AddressSanitizer (a debug build in .build-asan/) with the C smoke test
+# and the Python tests of the C ABI's bad inputs, damaged files and resume; skipped, saying why,
+# when the toolchain has no ASan runtime. The whole suite under ASan: bash tests/c/run_asan.sh
+bash tests/c/run_asan.sh --quick

@@ -154,4 +154,30 @@ final class OptimizerTests: XCTestCase {
         XCTAssertThrowsError(try makeOptimizer("adadelta"))
         XCTAssertThrowsError(try makeOptimizer(["class_name": "sgd", "learning_rate": ["class_name": "CosineDecay", "config": [:]]]))
     }
+
+    /// A state taken after some steps and restored into a new optimizer continues exactly as the
+    /// original does (what a model file's optimizer/... tensors rely on).
+    func testRestoredStateContinuesBitwise() throws {
+        let configs: [JSON] = ["adam", ["class_name": "sgd", "momentum": 0.9, "nesterov": true],
+                               ["class_name": "rmsprop", "momentum": 0.5, "centered": true], "adagrad",
+                               ["class_name": "adam", "learning_rate": ["class_name": "ExponentialDecay",
+                                "config": ["initial_learning_rate": 0.1, "decay_steps": 1, "decay_rate": 0.5]]]]
+        for config in configs {
+            let original = try makeOptimizer(config)
+            let p = Param("kernel", [3], w0.map { Float($0) })
+            for g in grads.prefix(2) { p.grad = g.map { Float($0) }; original.step([p]) }
+            let restored = try makeOptimizer(config)
+            var slots: [String: [[Float]]] = [:]
+            for name in original.slotNames { slots[name] = original.slotValues(name) }
+            let q = Param("kernel", [3], p.value)
+            restored.restore(iterations: original.iterations, slots: slots, params: [q])
+            p.grad = grads[2].map { Float($0) }
+            q.grad = p.grad
+            original.step([p])
+            restored.step([q])
+            XCTAssertEqual(p.value, q.value, config.serialized())
+            XCTAssertEqual(restored.iterations, 3)
+            for name in original.slotNames { XCTAssertEqual(original.slotValues(name), restored.slotValues(name)) }
+        }
+    }
 }

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Runs the C smoke test and the whole Python suite against a liblstmkit.so built with
+# Runs the C smoke test and the Python suite against a liblstmkit.so built with
 # AddressSanitizer (debug configuration, so Swift's own overflow and bounds checks stay on too).
 #
-#   bash tests/c/run_asan.sh            build into .build-asan/, then run both
+#   bash tests/c/run_asan.sh            build into .build-asan/, then the smoke test and the whole
+#                                       Python suite (about 15 minutes on 2 shared cores)
+#   bash tests/c/run_asan.sh --quick    the smoke test and the Python files in QUICK below (the C
+#                                       ABI's bad inputs, damaged files, resume): part of
+#                                       scripts/test.sh; skipped, saying why, when the toolchain
+#                                       has no ASan runtime or LSTMKIT_SKIP_ASAN=1
 #
 # The Python run preloads the ASan runtime into the interpreter; leak checking is off there
 # because CPython itself keeps allocations alive at exit. The exported-symbol test is skipped: a
@@ -15,7 +20,20 @@ CLANG="$SWIFT_BIN/clang"
 SWIFT_RT="$(dirname "$SWIFT_BIN")/lib/swift/linux"
 cd "$REPO"
 
+QUICK=0
+if [[ "${1:-}" == --quick ]]; then QUICK=1; shift; fi
+QUICK_TESTS=(bindings/python/tests/test_bad_input.py bindings/python/tests/test_model_file_damage.py
+             bindings/python/tests/test_resume.py)
+
+skip() { echo "ASan run skipped: $*"; exit 0; }
+if [[ "${LSTMKIT_SKIP_ASAN:-0}" == 1 ]]; then skip "LSTMKIT_SKIP_ASAN=1"; fi
+[[ -x "$CLANG" ]] || skip "no clang at $CLANG (set SWIFT_BIN to the toolchain's bin directory)"
+ASAN_RT="$("$CLANG" -print-file-name=libclang_rt.asan-x86_64.so)"
+[[ -f "$ASAN_RT" ]] || skip "the toolchain has no ASan runtime (libclang_rt.asan-x86_64.so)"
+
+start=$SECONDS
 swift build -c debug --product lstmkit --scratch-path "$REPO/.build-asan" -Xswiftc -sanitize=address
+echo "ASan library build: $((SECONDS - start)) s"
 LIBDIR="$REPO/.build-asan/debug"
 mkdir -p "$REPO/.build-asan/c"
 "$CLANG" -std=c99 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -I include \
@@ -25,7 +43,8 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 "$REPO/.build-asan/c/abi_smoke" "$(mktemp -d)"
 
-ASAN_RT="$("$CLANG" -print-file-name=libclang_rt.asan-x86_64.so)"
+if [[ $QUICK == 1 ]]; then TESTS=("${QUICK_TESTS[@]}"); else TESTS=(bindings/python/tests); fi
 LD_PRELOAD="$ASAN_RT" LSTMKIT_LIBRARY="$LIBDIR/liblstmkit.so" LD_LIBRARY_PATH="$SWIFT_RT" \
-    python3 -m pytest -q -p no:cacheprovider bindings/python/tests \
+    python3 -m pytest -q -p no:cacheprovider "${TESTS[@]}" \
     --deselect tests/test_abi.py::test_every_header_function_is_exported_and_nothing_else "$@"
+echo "ASan run ($([[ $QUICK == 1 ]] && echo quick || echo full)): $((SECONDS - start)) s in all"

@@ -18,6 +18,16 @@ struct Rng {
         s = (next(), next(), next(), next())
     }
 
+    /// A seed for stream `index` of `seed` (one SplitMix64 step of a mix of both), so each
+    /// epoch of a fit gets its own generator whatever happened in the epochs before.
+    static func derive(_ seed: UInt64, _ index: Int64) -> UInt64 {
+        var x = seed ^ (UInt64(bitPattern: index) &+ 1) &* 0xD1B5_4A32_D192_ED03
+        x &+= 0x9E37_79B9_7F4A_7C15
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        return x ^ (x >> 31)
+    }
+
     @inline(__always)
     mutating func nextUInt64() -> UInt64 {
         let result = rotl(s.1 &* 5, 7) &* 9

@@ -21,15 +21,22 @@ struct FitOptions {
     var validationSplit: Double = 0
     var shuffle = true
     var seed: UInt64 = 0
+    /// Keras's initial_epoch: the epoch to start at (0-based), e.g. after loading a checkpoint;
+    /// fit runs epochs initialEpoch..<epochs.
+    var initialEpoch = 0
 
     init() {}
     init(json: JSON?) throws {
         let c = try LayerConfig(json, className: "fit options")
         // Our own format, so a misspelt option is an error rather than silently ignored.
-        for key in c.json.keys where !["epochs", "batch_size", "validation_split", "shuffle", "seed"].contains(key) {
-            throw LSTMKitError(.badConfig, "fit options: unknown option '\(key)' (epochs, batch_size, validation_split, shuffle, seed)")
+        for key in c.json.keys where !["epochs", "batch_size", "validation_split", "shuffle", "seed", "initial_epoch"].contains(key) {
+            throw LSTMKitError(.badConfig, "fit options: unknown option '\(key)' (epochs, batch_size, validation_split, shuffle, seed, initial_epoch)")
         }
         epochs = try c.int("epochs", default: 1, min: 0, max: 1 << 30)
+        initialEpoch = try c.int("initial_epoch", default: 0, min: 0, max: 1 << 30)
+        guard initialEpoch == 0 || initialEpoch < epochs else {
+            throw LSTMKitError(.badConfig, "fit options: 'initial_epoch' \(initialEpoch) must be less than 'epochs' \(epochs) (the epoch to stop before, as in Keras)")
+        }
         batchSize = try c.int("batch_size", default: 32, max: 1 << 24)
         if let v = json?["validation_split"], !v.isNull {
             guard let d = v.doubleValue, d >= 0, d < 1 else {
@@ -240,14 +247,17 @@ extension Model {
         try checkStatefulBatches(rows: nTrain, batchSize: bs, what: "the training data")
         if nTrain < n { try checkStatefulBatches(rows: n - nTrain, batchSize: bs, what: "the validation split") }
         let steps = (nTrain + bs - 1) / bs
-        var rng = Rng(seed: options.seed)
-        var order = Array(0..<nTrain)
         let names = ["loss"] + settings.metrics.map { $0.name }
         let validates = nTrain < n || validation != nil
         let epochNames = names + (validates ? names.map { "val_" + $0 } : [])
 
-        for epoch in 0..<options.epochs {
+        for epoch in options.initialEpoch..<max(options.initialEpoch, options.epochs) {
             let start = monotonicSeconds()
+            // Each epoch's shuffle and dropout come from (seed, epoch) alone, not from the epochs
+            // before it, so fit(initial_epoch: k) on a checkpoint saved after epoch k - 1 repeats
+            // what an uninterrupted run would have done from there.
+            var rng = Rng(seed: Rng.derive(options.seed, Int64(epoch)))
+            var order = Array(0..<nTrain)
             if options.shuffle { rng.shuffle(&order) }
             var lossSum = 0.0, seen = 0
             var metricSums = [Double](repeating: 0, count: settings.metrics.count)

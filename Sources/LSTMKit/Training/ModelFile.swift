@@ -1,8 +1,14 @@
 /// Saving and loading a model as one safetensors file: weights as "<layer>/<weight>" tensors in
 /// Keras's order, and in the metadata the configuration, the compile settings, the input shape
-/// the weights were built for and the tokenizer.
+/// the weights were built for and the tokenizer. Once the optimizer has taken a step, its state
+/// goes too, as Keras's model.save does: "optimizer/<layer>/<weight>/<slot>" tensors (Adam's m
+/// and v, SGD's momentum, RMSprop's velocity/momentum/average_gradient, Adagrad's accumulator)
+/// and the iteration count in the metadata, so a loaded model resumes training where it
+/// stopped. Files without them (older ones, or never trained) load with a fresh optimizer.
 extension Model {
     static let formatVersion = "1"
+    static let optimizerIterationsKey = "lstmkit.optimizer_iterations"
+    static func optimizerTensorName(_ weight: String, _ slot: String) -> String { "optimizer/\(weight)/\(slot)" }
 
     func save(path: String) throws {
         guard isBuilt, let built = builtInput else {
@@ -17,6 +23,18 @@ extension Model {
         var tensors: [TensorRecord] = []
         for (key, p) in zip(weightNames, params) {
             tensors.append(TensorRecord(name: key, shape: p.shape, values: p.value))
+        }
+        if let optimizer = compiled?.optimizer, optimizer.iterations > 0 {
+            metadata[Model.optimizerIterationsKey] = String(optimizer.iterations)
+            for slot in optimizer.slotNames {
+                let values = optimizer.slotValues(slot)
+                guard values.count == params.count else {
+                    throw LSTMKitError(.internal, "optimizer slot '\(slot)' has \(values.count) entries for \(params.count) weights")
+                }
+                for (key, (p, v)) in zip(weightNames, zip(params, values)) {
+                    tensors.append(TensorRecord(name: Model.optimizerTensorName(key, slot), shape: p.shape, values: v))
+                }
+            }
         }
         try Safetensors.write(path: path, metadata: metadata, tensors: tensors)
     }
@@ -51,6 +69,28 @@ extension Model {
             guard t.shape == p.shape else { throw corrupt("weight '\(key)' has shape \(t.shape), the configuration needs \(p.shape)") }
             p.value = t.values
             used += 1
+        }
+        if let text = metadata[Model.optimizerIterationsKey] {
+            guard let optimizer = model.compiled?.optimizer else { throw corrupt("optimizer state without compile settings") }
+            guard let iterations = Int(text), iterations >= 0, iterations <= 1 << 53 else {
+                throw corrupt("\(Model.optimizerIterationsKey) '\(text)' is not an iteration count")
+            }
+            var slots: [String: [[Float]]] = [:]
+            for slot in optimizer.slotNames {
+                var values: [[Float]] = []
+                for (key, p) in zip(model.weightNames, model.params) {
+                    let name = Model.optimizerTensorName(key, slot)
+                    guard let t = byName[name] else { throw corrupt("optimizer state '\(name)' is missing") }
+                    guard t.shape == p.shape else { throw corrupt("optimizer state '\(name)' has shape \(t.shape), its weight has \(p.shape)") }
+                    // Values are not checked, like the weights: training can reach an infinite
+                    // second moment with finite weights, and a model that saved must load. The
+                    // next fit then stops with NUMERIC, as it would have without the save.
+                    values.append(t.values)
+                    used += 1
+                }
+                slots[slot] = values
+            }
+            optimizer.restore(iterations: iterations, slots: slots, params: model.params)
         }
         guard used == tensors.count else { throw corrupt("it holds \(tensors.count - used) weights the configuration does not use") }
         return model

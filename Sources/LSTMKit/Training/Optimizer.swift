@@ -7,6 +7,14 @@ protocol Optimizer: AnyObject {
     /// Updates applied so far (Keras's optimizer.iterations).
     var iterations: Int { get }
     func step(_ params: [Param])
+    /// The per-parameter slot names this optimizer keeps (Adam: m, v), in a fixed order; the
+    /// model file stores each as "optimizer/<weight>/<slot>" (Training/ModelFile.swift).
+    var slotNames: [String] { get }
+    /// The slots by name, one array per parameter in the model's order; empty before the first step.
+    func slotValues(_ name: String) -> [[Float]]
+    /// Puts back a saved state: the iteration count and every slot (all of slotNames, each one
+    /// array per parameter, shapes checked by the caller), as if the steps had been taken here.
+    func restore(iterations: Int, slots: [String: [[Float]]], params: [Param])
 }
 
 /// Builds an optimizer from compile's "optimizer": a name ("adam", "SGD", ...), a flat object
@@ -140,6 +148,18 @@ class OptimizerBase: Optimizer {
     func createSlots(_ params: [Param]) {}
     private var slotCount = -1
 
+    var slotNames: [String] { [] }
+    func slotValues(_ name: String) -> [[Float]] { [] }
+    /// Sets one slot (all parameters); called by restore after createSlots.
+    func setSlot(_ name: String, _ values: [[Float]]) {}
+
+    func restore(iterations: Int, slots: [String: [[Float]]], params: [Param]) {
+        createSlots(params)
+        slotCount = params.count
+        for (name, values) in slots { setSlot(name, values) }
+        self.iterations = iterations
+    }
+
     /// One variable's update: w -= f(g) with the optimizer's state k, at learning rate lr.
     /// g2, where given, replaces g * g (Param.lookupSquares).
     func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
@@ -229,6 +249,11 @@ final class Adam: OptimizerBase {
         ["beta_1": jsonNumber(beta1), "beta_2": jsonNumber(beta2), "epsilon": jsonNumber(epsilon)]
     }
     override func createSlots(_ params: [Param]) { m = zerosLike(params); v = m }
+    override var slotNames: [String] { ["m", "v"] }
+    override func slotValues(_ name: String) -> [[Float]] { name == "m" ? m : name == "v" ? v : [] }
+    override func setSlot(_ name: String, _ values: [[Float]]) {
+        if name == "m" { m = values } else if name == "v" { v = values }
+    }
 
     override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
                          _ g2: UnsafeBufferPointer<Float>?, lr: Float) {
@@ -262,7 +287,10 @@ final class SGD: OptimizerBase {
     }
 
     override var hyperparameters: [String: JSON] { ["momentum": jsonNumber(momentum), "nesterov": .bool(nesterov)] }
-    override func createSlots(_ params: [Param]) { m = zerosLike(params) }
+    override func createSlots(_ params: [Param]) { if momentum > 0 { m = zerosLike(params) } }
+    override var slotNames: [String] { momentum > 0 ? ["momentum"] : [] }
+    override func slotValues(_ name: String) -> [[Float]] { name == "momentum" ? m : [] }
+    override func setSlot(_ name: String, _ values: [[Float]]) { if name == "momentum" { m = values } }
 
     override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
                          _ g2: UnsafeBufferPointer<Float>?, lr: Float) {
@@ -309,6 +337,23 @@ final class RMSprop: OptimizerBase {
         velocity = zerosLike(params)
         if momentum > 0 { moment = velocity }
         if centered { average = velocity }
+    }
+    override var slotNames: [String] { ["velocity"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["average_gradient"] : []) }
+    override func slotValues(_ name: String) -> [[Float]] {
+        switch name {
+        case "velocity": return velocity
+        case "momentum": return moment
+        case "average_gradient": return average
+        default: return []
+        }
+    }
+    override func setSlot(_ name: String, _ values: [[Float]]) {
+        switch name {
+        case "velocity": velocity = values
+        case "momentum": moment = values
+        case "average_gradient": average = values
+        default: break
+        }
     }
 
     override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
@@ -364,6 +409,9 @@ final class Adagrad: OptimizerBase {
         ["initial_accumulator_value": jsonNumber(initialAccumulator), "epsilon": jsonNumber(epsilon)]
     }
     override func createSlots(_ params: [Param]) { accumulator = zerosLike(params, initialAccumulator) }
+    override var slotNames: [String] { ["accumulator"] }
+    override func slotValues(_ name: String) -> [[Float]] { name == "accumulator" ? accumulator : [] }
+    override func setSlot(_ name: String, _ values: [[Float]]) { if name == "accumulator" { accumulator = values } }
 
     override func update(_ k: Int, _ w: UnsafeMutableBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>,
                          _ g2: UnsafeBufferPointer<Float>?, lr: Float) {

@@ -226,10 +226,12 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Saves the model (model.save: configuration, weights, tokenizer) at the end of every
-    epoch, to filepath formatted with the epoch (1-based) and the logs, e.g.
+    """Saves the model (model.save: configuration, weights, optimizer state, tokenizer) at the
+    end of every epoch, to filepath formatted with the epoch (1-based) and the logs, e.g.
     "ckpt-{epoch:02d}-{val_loss:.3f}.lstmkit"; with save_best_only, only when `monitor`
-    improves, as keras.callbacks.ModelCheckpoint."""
+    improves, as keras.callbacks.ModelCheckpoint. To resume after an interruption:
+    load_model(path).fit(..., initial_epoch=<the saved epoch number>, seed=<the same seed>).
+    Saves are atomic, so a Ctrl-C or a kill mid-epoch leaves the last complete checkpoint."""
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):

@@ -227,10 +227,13 @@ class _EngineModel:
         return labels(y, sparse=self._loss in _SPARSE_LOSSES)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, seed=None):
-        """Trains for `epochs` epochs; returns a History. The last validation_split of the rows
-        is held out (before shuffling, as in Keras); validation_data=(x_val, y_val) is evaluated
-        instead when given. Ctrl-C (or model.stop_training = True in a callback) stops after the
+            validation_split=0.0, validation_data=None, shuffle=True, seed=None, initial_epoch=0):
+        """Trains epochs initial_epoch..epochs-1 (as Keras: `epochs` is the epoch to stop before);
+        returns a History. The last validation_split of the rows is held out (before shuffling,
+        as in Keras); validation_data=(x_val, y_val) is evaluated instead when given. Each epoch's
+        shuffle and dropout depend only on (seed, epoch), so a model saved after epoch k-1, loaded
+        and fitted with initial_epoch=k and the same seed continues exactly as the uninterrupted
+        run would have. Ctrl-C (or model.stop_training = True in a callback) stops after the
         current batch and returns the History so far."""
         handle = self._live()
         verbose = _verbosity(verbose)
@@ -245,6 +248,8 @@ class _EngineModel:
         options = {"epochs": int(epochs), "batch_size": int(batch_size or 32),
                    "validation_split": float(validation_split), "shuffle": bool(shuffle),
                    "seed": int(seed) if seed is not None else next_seed()}
+        if initial_epoch:
+            options["initial_epoch"] = int(initial_epoch)
 
         history = History()
         progbar = ProgbarLogger(verbose) if verbose else None
@@ -295,7 +300,7 @@ class _EngineModel:
             for cb in hooks:
                 cb.on_train_begin()
             for cb in hooks:
-                cb.on_epoch_begin(0)
+                cb.on_epoch_begin(int(initial_epoch))
             options_json = json.dumps(options).encode("utf-8")
             if val is None:
                 status = _capi.lstmkit_model_fit(handle, xa.ref, ya.ref, options_json, callback, None)
@@ -539,7 +544,9 @@ class Sequential(_EngineModel):
 
 def load_model(filepath):
     """The model in a file written by save (tokenizer included): a Sequential model, or a
-    functional Model when the file describes a layer graph."""
+    functional Model when the file describes a layer graph. A model saved compiled comes back
+    compiled, with its optimizer state: fit(..., initial_epoch=k) continues training without
+    compile, as Keras's load_model."""
     if not isinstance(filepath, (str, bytes, os.PathLike)):
         raise InvalidArgumentError("filepath must be a path, got %r" % (filepath,))
     handle = _capi.new_handle(_capi.lstmkit_model_load, os.fsencode(filepath))

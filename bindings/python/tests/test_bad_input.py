@@ -430,6 +430,10 @@ FIT_OPTIONS = {
     b'{"seed": -1}': CFG, b'{"seed": 1.5}': CFG, b'{"seed": 1e300}': CFG, b'{"seed": 7}': OK,
     b'{"epoch": 3}': CFG, b'{': CFG, b'[]': CFG, b'null': CFG, b'42': CFG, b'': CFG,
     b'{"epochs": 1} trailing': CFG, b'{"epochs": 1, "epochs": 2}': OK,  # last wins, as Python's json
+    b'{"initial_epoch": -1}': CFG, b'{"initial_epoch": 1}': CFG, b'{"epochs": 2, "initial_epoch": 2}': CFG,
+    b'{"epochs": 2, "initial_epoch": 9}': CFG, b'{"epochs": 2, "initial_epoch": 0.5}': CFG,
+    b'{"epochs": 2, "initial_epoch": "1"}': CFG, b'{"epochs": 2, "initial_epoch": 1e300}': CFG,
+    b'{"epochs": 2, "initial_epoch": 1}': OK, b'{"epochs": 0, "initial_epoch": 0}': OK,
 }
 for options, expected in FIT_OPTIONS.items():
     case("fit-options_%s" % options.decode()[:40], expected,

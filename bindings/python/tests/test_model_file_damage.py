@@ -28,11 +28,25 @@ SMALL_CFG = {"input_shape": [3], "layers": [
     {"class_name": "Dense", "config": {"units": 1, "activation": "sigmoid"}}]}
 
 
-def save_small(path, seed=3, tokenizer=True):
+def train_one_epoch(m):
+    """Two Adam steps, so the file also carries optimizer state (optimizer/.../m and v tensors
+    and the iteration count), which truncations and flipped bits must reach too."""
+    x = (ctypes.c_int32 * 12)(*[i % 6 for i in range(12)])
+    y = (ctypes.c_float * 4)(0, 1, 0, 1)
+    xs, ys = (ctypes.c_int64 * 2)(4, 3), (ctypes.c_int64 * 1)(4)
+    xa = C.lstmkit_array(C.INT32, 2, xs, ctypes.cast(x, c_void_p))
+    ya = C.lstmkit_array(C.FLOAT32, 1, ys, ctypes.cast(y, c_void_p))
+    C.check(C.lstmkit_model_fit(m, byref(xa), byref(ya), b'{"epochs": 1, "batch_size": 2, "seed": 1}',
+                                C.PROGRESS_FN(), None))
+
+
+def save_small(path, seed=3, tokenizer=True, trained=True):
     m = c_void_p()
     C.check(C.lstmkit_model_create(json.dumps(SMALL_CFG).encode(), seed, byref(m)))
     try:
         C.check(C.lstmkit_model_compile(m, b'{"loss": "binary_crossentropy", "metrics": ["accuracy"]}'))
+        if trained:
+            train_one_epoch(m)
         if tokenizer:
             t = c_void_p()
             C.check(C.lstmkit_tokenizer_create(b'{"oov_token": "?"}', byref(t)))
@@ -67,6 +81,9 @@ def test_the_small_model_loads(small_model, tmp_path):
     path = tmp_path / "m.lstmkit"
     path.write_bytes(small_model)
     assert load_status(path) == C.OK
+    header = json.loads(small_model[8:8 + int.from_bytes(small_model[:8], "little")])
+    assert header["__metadata__"]["lstmkit.optimizer_iterations"] == "2"
+    assert "optimizer/lstm/recurrent_kernel/v" in header
 
 
 def test_every_truncation_is_a_format_error(small_model, tmp_path):
