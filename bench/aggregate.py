@@ -141,26 +141,92 @@ if failed:
     out.append("Failed runs (see logs/): " + ", ".join(
         f"{t} round {x['round']} rc={x.get('rc')}" for t, s in sorted(failed.items()) for x in s))
 
-# ---- real-data IMDB epoch ------------------------------------------------------------------
-imdb = {t: r for t, r in by_tag.items() if t.startswith("imdb-real:")}
-if imdb:
+# ---- real-data epochs (bench/real_imdb_epoch.py) -------------------------------------------
+# tags "real-<recipe>:<framework>" (and "imdb-real:<framework>" from before there were recipes)
+RECIPE_TITLES = {
+    "imdb_lstm": "IMDB LSTM (seed 001): 25,000 reviews, 600 ids 'pre', batch 64",
+    "translate_en_fr": "EN→FR seq2seq (seed 000): mask_zero encoder, post-padding, batch 1024",
+    "imdb_bilstm": "IMDB BiLSTM (seed 002): 45,000 reviews, 200 ids 'pre', batch 128, no mask",
+}
+real = defaultdict(lambda: defaultdict(dict))  # recipe -> framework -> round -> result
+for r in rows:
+    if "result" not in r or not (r["tag"].startswith("real-") or r["tag"].startswith("imdb-real:")):
+        continue
+    res = r["result"]
+    recipe = {"imdb_real_M1": "imdb_lstm"}.get(res.get("recipe"), res.get("recipe"))
+    real[recipe][res["framework"]][r["round"]] = res
+
+
+def epoch_seconds(res):
+    if res.get("epoch1_s"):
+        return res["epoch1_s"]
+    return None
+
+
+def epoch_cpu_seconds(res):
+    return (res.get("epoch_cpu_s") or [None])[0]
+
+
+def fmt(v, spec=".1f"):
+    return "—" if v is None else format(v, spec)
+
+
+if real:
     out.append("")
-    out.append("Real-data IMDB (25,000 reviews, 600 tokens, batch 64, validation_split 0.1): seconds per epoch")
+    out.append("Real data, one full training epoch (validation pass included), seconds; ratios are "
+               "medians of per-round ratios (the frameworks of a round run back to back, so they "
+               "see about the same machine):")
     out.append("")
-    out.append("| framework | epochs | epoch 1 s | later epochs s (median) | est. epoch s from step times (train only) "
-               "| steps timed | val_accuracy (last) | peak RSS MB |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for t, res in sorted(imdb.items()):
-        r = res[0]
-        logs = (r.get("epoch_logs") or [{}])[-1] if r.get("epoch_logs") else {}
-        val = logs.get("val_accuracy")
-        e1 = r.get("epoch1_s")
-        lat = r.get("later_epoch_s_median")
-        est = r.get("est_epoch_train_s")
-        out.append(f"| {r['framework']} | {r['epochs'] if not r.get('partial_epoch') else 'partial'} "
-                   f"| {f'{e1:.1f}' if e1 else '—'} | {f'{lat:.1f}' if lat else '—'} "
-                   f"| {f'{est:.1f}' if est else '—'} | {r.get('steps_done')} / {r.get('steps_per_epoch')} "
-                   f"| {f'{val:.3f}' if val is not None else '—'} | {r['peak_rss_mb']:,.0f} |")
+    out.append("| recipe | padding (train rows) | lstmkit s | lstmkit, skip off s | keras s "
+               "| keras / lstmkit | same in CPU s | skip off / lstmkit | rounds |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    order = [k for k in RECIPE_TITLES if k in real] + sorted(k for k in real if k not in RECIPE_TITLES)
+    for recipe in order:
+        fws = real[recipe]
+        medians = {fw: (statistics.median(v) if v else None) for fw, v in
+               ((fw, [epoch_seconds(x) for x in fws.get(fw, {}).values() if epoch_seconds(x)])
+                for fw in ("lstmkit", "lstmkit-noskip", "keras"))}
+
+        def ratio(num, den, value=epoch_seconds):
+            rs = [value(fws[num][k]) / value(fws[den][k])
+                  for k in fws.get(num, {}) if k in fws.get(den, {})
+                  and value(fws[num][k]) and value(fws[den][k])]
+            if not rs:
+                return "—"
+            spread = "*" if len(rs) > 1 and (max(rs) - min(rs)) > NOISY * statistics.median(rs) else ""
+            bold = "**" if num == "keras" and value is epoch_seconds else ""
+            return f"{bold}{statistics.median(rs):.2f}×{bold}{spread}"
+
+        anyres = next(iter(next(iter(fws.values())).values()))
+        pad = (anyres.get("data") or {}).get("padding_fraction_train")
+        pad = f"{100 * pad:.1f} %" if pad is not None else ("65.5 %" if recipe == "imdb_lstm" else "—")
+        rounds = max(len(v) for v in fws.values())
+        out.append(f"| {recipe} | {pad} | {fmt(medians['lstmkit'])} | {fmt(medians['lstmkit-noskip'])} "
+                   f"| {fmt(medians['keras'])} | {ratio('keras', 'lstmkit')} "
+                   f"| {ratio('keras', 'lstmkit', epoch_cpu_seconds)} "
+                   f"| {ratio('lstmkit-noskip', 'lstmkit')} | {rounds} |")
+    out.append("")
+    out.append("Every run: epoch seconds (CPU seconds of the process in that epoch); est. = median "
+               "step time × steps (training only); load = 1-minute load average at start/end.")
+    out.append("")
+    out.append("| recipe | framework | round | epoch s | epoch CPU s | est. train s | steps "
+               "| loss | val_accuracy | peak RSS MB | load | data sha1 x/y |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for recipe in order:
+        for fw in sorted(real[recipe], key=lambda f: (f != "lstmkit", f)):
+            for rnd, res in sorted(real[recipe][fw].items()):
+                logs = res["epoch_logs"][-1] if res.get("epoch_logs") else {}
+                cpu = epoch_cpu_seconds(res)
+                load = res.get("loadavg_start_end")
+                data = res.get("data") or {}
+                out.append(
+                    f"| {recipe} | {fw} | {rnd} | {fmt(epoch_seconds(res))} | {fmt(cpu)} "
+                    f"| {fmt(res.get('est_epoch_train_s'))} "
+                    f"| {res.get('steps_done')} / {res.get('steps_per_epoch')} "
+                    f"| {fmt(logs.get('loss'), '.4f')} | {fmt(logs.get('val_accuracy'), '.3f')} "
+                    f"| {res['peak_rss_mb']:,.0f} "
+                    f"| {'/'.join(f'{v:.1f}' for v in load) if load else '—'} "
+                    f"| {data.get('x_sha1', '—')}/{data.get('y_sha1', '—')} |")
 
 # ---- GEMM ----------------------------------------------------------------------------------
 if gemm:
@@ -174,10 +240,11 @@ if gemm:
         out.append(f"| {tag.split(':')[1]} | {lib} | {shape} | {m_:.1f} | {best:.1f} | {lo:.0f}–{hi:.0f} | {n} |")
 
 # ---- per round -----------------------------------------------------------------------------
-out.append("")
-out.append("Per round: train samples/s; infer b256; b1 ms; noise probe = numpy 1024^3 GFLOP/s at "
-           "start/end of each process (~200 on a quiet machine):")
-out.append("")
+if any(by_tag.get(f"{fw}:{m}") for m in MODELS for fw in frameworks):
+    out.append("")
+    out.append("Per round: train samples/s; infer b256; b1 ms; noise probe = numpy 1024^3 GFLOP/s at "
+               "start/end of each process (~200 on a quiet machine):")
+    out.append("")
 for m in MODELS:
     for fw in frameworks:
         res = by_tag.get(f"{fw}:{m}")

@@ -13,10 +13,14 @@
 #               lstmkit-1t runs the engine on 1 thread instead of 2
 #               (onnxruntime runs the .onnx file torch exported earlier in the same round, so it
 #               needs torch too; gemm = ../shared/peers/gemm_ref.py at 2 and 1 threads)
-#   REAL_IMDB   frameworks for the real-data IMDB epoch (bench/real_imdb_epoch.py) run once after
-#               the rounds, e.g. "lstmkit keras" (default: none);
-#               NAME@N stops after N batches and extrapolates the epoch (for slow variants),
-#               e.g. "lstmkit@30 keras"; IMDB_EPOCHS (default 1)
+#   REAL_IMDB   frameworks for the real-data epochs (bench/real_imdb_epoch.py), run after the
+#               rounds, e.g. "lstmkit lstmkit-noskip keras" (default: none; lstmkit-noskip =
+#               LSTMKIT_PADDING_SKIP=0); NAME@N stops after N batches and extrapolates the epoch
+#               (for slow variants), e.g. "lstmkit@30 keras"; IMDB_EPOCHS (default 1)
+#   REAL_RECIPES  recipes for those: imdb_lstm translate_en_fr imdb_bilstm (default imdb_lstm)
+#   REAL_ROUNDS   rounds of them (default 1): each round runs every recipe with every framework,
+#               one process at a time, the frameworks' order reversed in every other round;
+#               REAL_FIRST_ROUND (default 1) numbers them on, to add rounds to an OUTDIR
 #   OUTDIR      outputs (default bench/out): results.jsonl, logs/, results_table.md
 #   PEERS_DIR   the peers' harness (default ../shared/peers beside the repository)
 #   PEERS_VENV  the peers' virtualenv; created with the harness's setup_venv.sh when missing
@@ -37,6 +41,9 @@ ROUNDS=${ROUNDS:-3}
 MODELS=${MODELS:-"M1 M2 M3 M3rd0 M4"}
 FRAMEWORKS=${FRAMEWORKS:-"lstmkit keras keras-xla torch torch-nomkldnn onnxruntime gemm"}
 REAL_IMDB=${REAL_IMDB:-}
+REAL_RECIPES=${REAL_RECIPES:-imdb_lstm}
+REAL_ROUNDS=${REAL_ROUNDS:-1}
+REAL_FIRST_ROUND=${REAL_FIRST_ROUND:-1}
 IMDB_EPOCHS=${IMDB_EPOCHS:-1}
 EXIT_UNSUPPORTED=3
 OUT=$OUTDIR/results.jsonl
@@ -138,13 +145,22 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 
-for spec in $REAL_IMDB; do
-  fw=${spec%%@*}; py=$PEERS_PY; extra=""
-  case $fw in lstmkit*) py=$LSTMKIT_PY ;; esac
-  case $spec in *@*) extra="$extra --max-steps ${spec#*@}" ;; esac
-  # shellcheck disable=SC2086  # extra is a word list on purpose
-  run_one "imdb-real:$fw" 1 "$py" "$HERE/real_imdb_epoch.py" --framework "${fw%%-*}" \
-    --epochs "$IMDB_EPOCHS" $extra
+reversed_list() { local out="" w; for w in $1; do out="$w $out"; done; echo "$out"; }
+for r in $(seq "$REAL_FIRST_ROUND" $((REAL_FIRST_ROUND + REAL_ROUNDS - 1))); do
+  order=$REAL_IMDB
+  [ $((r % 2)) = 0 ] && order=$(reversed_list "$REAL_IMDB")
+  for recipe in $REAL_RECIPES; do
+    for spec in $order; do
+      fw=${spec%%@*}; py=$PEERS_PY; extra=""
+      case $fw in lstmkit*) py=$LSTMKIT_PY ;; esac
+      case $spec in *@*) extra="$extra --max-steps ${spec#*@}" ;; esac
+      case $fw in *-1t) extra="$extra --threads 1" ;; esac
+      echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+      # shellcheck disable=SC2086  # extra is a word list on purpose
+      run_one "real-$recipe:$fw" "$r" "$py" "$HERE/real_imdb_epoch.py" --recipe "$recipe" \
+        --framework "${fw%-1t}" --epochs "$IMDB_EPOCHS" $extra
+    done
+  done
 done
 
 # ---- (d) the table ---------------------------------------------------------------------------
