@@ -6,7 +6,17 @@ import XCTest
 /// rounding, for pre- and post-padding, with and without a mask, every cell, return_sequences on
 /// and off, go_backwards and Bidirectional.
 final class PaddingSkipTests: XCTestCase {
-    let b = 7, t = 9, d = 3
+    var b = 7, t = 9
+    let d = 3
+
+    /// Runs body for more steps than rows and for fewer (the driver then groups its GEMMs by step
+    /// instead of by row).
+    func eachShape(_ body: () throws -> Void) rethrows {
+        for (rows, steps) in [(7, 9), (12, 4)] {
+            b = rows; t = steps
+            try body()
+        }
+    }
 
     override func tearDown() { RecurrentLayer.skipPadding = true }
 
@@ -65,27 +75,29 @@ final class PaddingSkipTests: XCTestCase {
 
     /// Padding processed first (pre-padding forwards, post-padding under go_backwards) is shared.
     func testUnmaskedPaddingSharesOneTrajectory() throws {
-        for seq in [false, true] {
-            for (cls, config) in layers(seq) { for pre in [true, false] {
-                var rng = Rng(seed: 5)
-                let pad = lengths(&rng)
-                var x = randomTensor([b, t, d], &rng)
-                let padVector = (0..<d).map { _ in rng.uniform(-1, 1) }
-                func isPad(_ i: Int, _ s: Int) -> Bool { pre ? s < pad[i] : s >= t - pad[i] }
-                for i in 0..<b { for s in 0..<t where isPad(i, s) { for j in 0..<d { x.data[(i * t + s) * d + j] = padVector[j] } } }
-                let what = "\(cls) \(config.serialized()) \(pre ? "pre" : "post")"
-                let layer = try make(cls, config, fromEmbedding: true)
-                let plain = run(layer, x, nil, skip: false)
-                let skipped = run(layer, x, nil, skip: true)
-                let shared = [layer as? RecurrentLayer, (layer as? Bidirectional)?.forwardLayer,
-                              (layer as? Bidirectional)?.backwardLayer].compactMap { $0 }
-                    .filter { $0.goBackwards != pre }
-                for r in shared { XCTAssertNotNil(r.sharedRow, "\(what): the skip did not engage") }
-                assertClose(skipped.y, plain.y, "\(what) output")
-                for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "\(what) grad \(k)") }
-                // every padding position too: Adam squares each lookup's own gradient
-                assertClose(skipped.dx, plain.dx, "\(what) dx")
-            } }
+        try eachShape {
+            for seq in [false, true] {
+                for (cls, config) in layers(seq) { for pre in [true, false] {
+                    var rng = Rng(seed: 5)
+                    let pad = lengths(&rng)
+                    var x = randomTensor([b, t, d], &rng)
+                    let padVector = (0..<d).map { _ in rng.uniform(-1, 1) }
+                    func isPad(_ i: Int, _ s: Int) -> Bool { pre ? s < pad[i] : s >= t - pad[i] }
+                    for i in 0..<b { for s in 0..<t where isPad(i, s) { for j in 0..<d { x.data[(i * t + s) * d + j] = padVector[j] } } }
+                    let what = "\(cls) \(config.serialized()) \(pre ? "pre" : "post")"
+                    let layer = try make(cls, config, fromEmbedding: true)
+                    let plain = run(layer, x, nil, skip: false)
+                    let skipped = run(layer, x, nil, skip: true)
+                    let shared = [layer as? RecurrentLayer, (layer as? Bidirectional)?.forwardLayer,
+                                  (layer as? Bidirectional)?.backwardLayer].compactMap { $0 }
+                        .filter { $0.goBackwards != pre }
+                    for r in shared { XCTAssertNotNil(r.sharedRow, "\(what): the skip did not engage") }
+                    assertClose(skipped.y, plain.y, "\(what) output")
+                    for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "\(what) grad \(k)") }
+                    // every padding position too: Adam squares each lookup's own gradient
+                    assertClose(skipped.dx, plain.dx, "\(what) dx")
+                } }
+            }
         }
     }
 
@@ -110,21 +122,23 @@ final class PaddingSkipTests: XCTestCase {
     }
 
     func testMaskedPreAndPostPaddingComputeOnlyActiveRows() throws {
-        for seq in [false, true] {
-            for (cls, config) in layers(seq) {
-                for pre in [true, false] {
-                    var rng = Rng(seed: pre ? 8 : 9)
-                    let pad = lengths(&rng)
-                    let x = randomTensor([b, t, d], &rng)
-                    var mask = [Float](repeating: 1, count: b * t)
-                    for i in 0..<b { for k in 0..<pad[i] { mask[i * t + (pre ? k : t - 1 - k)] = 0 } }
-                    let what = "\(cls) \(config.serialized()) \(pre ? "pre" : "post")"
-                    let layer = try make(cls, config, fromEmbedding: true)
-                    let plain = run(layer, x, mask, skip: false)
-                    let skipped = run(layer, x, mask, skip: true)
-                    assertClose(skipped.y, plain.y, "\(what) output")
-                    for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "\(what) grad \(k)") }
-                    assertClose(skipped.dx, plain.dx, "\(what) dx")
+        try eachShape {
+            for seq in [false, true] {
+                for (cls, config) in layers(seq) {
+                    for pre in [true, false] {
+                        var rng = Rng(seed: pre ? 8 : 9)
+                        let pad = lengths(&rng)
+                        let x = randomTensor([b, t, d], &rng)
+                        var mask = [Float](repeating: 1, count: b * t)
+                        for i in 0..<b { for k in 0..<pad[i] { mask[i * t + (pre ? k : t - 1 - k)] = 0 } }
+                        let what = "\(cls) \(config.serialized()) \(pre ? "pre" : "post")"
+                        let layer = try make(cls, config, fromEmbedding: true)
+                        let plain = run(layer, x, mask, skip: false)
+                        let skipped = run(layer, x, mask, skip: true)
+                        assertClose(skipped.y, plain.y, "\(what) output")
+                        for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "\(what) grad \(k)") }
+                        assertClose(skipped.dx, plain.dx, "\(what) dx")
+                    }
                 }
             }
         }
@@ -133,30 +147,32 @@ final class PaddingSkipTests: XCTestCase {
     /// A model from ids: Embedding -> LSTM -> Dense, pre-padded with id 0, the IMDB shape in small.
     /// The embedding's lookup squares must match too, padding row included.
     func testEmbeddingModelGradientsMatch() throws {
-        for maskZero in [false, true] {
-            let config: JSON = ["layers": [
-                ["class_name": "Embedding", "config": ["input_dim": 20, "output_dim": 4, "mask_zero": .bool(maskZero)]],
-                ["class_name": "LSTM", "config": ["units": 6]],
-                ["class_name": "Dense", "config": ["units": 1, "activation": "sigmoid"]],
-            ]]
-            var rng = Rng(seed: 21)
-            var ids = [Float](repeating: 0, count: b * t)
-            let pad = lengths(&rng)
-            for i in 0..<b { for s in pad[i]..<t { ids[i * t + s] = Float(1 + rng.below(19)) } }
-            let x = Tensor(shape: [b, t], data: ids)
-            var results: [[[Float]]] = []
-            for skip in [false, true] {
-                RecurrentLayer.skipPadding = skip
-                let m = try Model(config: config, seed: 4)
-                try m.build(input: [t])
-                var r = Rng(seed: 0)
-                let y = m.forward(x, training: false, rng: &r)
-                for p in m.params { p.grad = [Float](repeating: 0, count: p.count) }
-                m.backward(y.data.map { $0 - 0.5 }, fused: false, outputShape: y.shape)
-                // and the per-lookup squares Adam adds to the embeddings' second moment
-                results.append([y.data] + m.params.map { $0.grad } + m.params.compactMap { $0.lookupSquares })
+        try eachShape {
+            for maskZero in [false, true] {
+                let config: JSON = ["layers": [
+                    ["class_name": "Embedding", "config": ["input_dim": 20, "output_dim": 4, "mask_zero": .bool(maskZero)]],
+                    ["class_name": "LSTM", "config": ["units": 6]],
+                    ["class_name": "Dense", "config": ["units": 1, "activation": "sigmoid"]],
+                ]]
+                var rng = Rng(seed: 21)
+                var ids = [Float](repeating: 0, count: b * t)
+                let pad = lengths(&rng)
+                for i in 0..<b { for s in pad[i]..<t { ids[i * t + s] = Float(1 + rng.below(19)) } }
+                let x = Tensor(shape: [b, t], data: ids)
+                var results: [[[Float]]] = []
+                for skip in [false, true] {
+                    RecurrentLayer.skipPadding = skip
+                    let m = try Model(config: config, seed: 4)
+                    try m.build(input: [t])
+                    var r = Rng(seed: 0)
+                    let y = m.forward(x, training: false, rng: &r)
+                    for p in m.params { p.grad = [Float](repeating: 0, count: p.count) }
+                    m.backward(y.data.map { $0 - 0.5 }, fused: false, outputShape: y.shape)
+                    // and the per-lookup squares Adam adds to the embeddings' second moment
+                    results.append([y.data] + m.params.map { $0.grad } + m.params.compactMap { $0.lookupSquares })
+                }
+                for (k, (a, b)) in zip(results[1], results[0]).enumerated() { assertClose(a, b, "mask_zero \(maskZero) tensor \(k)") }
             }
-            for (k, (a, b)) in zip(results[1], results[0]).enumerated() { assertClose(a, b, "mask_zero \(maskZero) tensor \(k)") }
         }
     }
 }
