@@ -44,21 +44,13 @@ func apiCall(_ body: () throws -> Void) -> Int32 {
 /// pointer is refused without being dereferenced. Lookups take a lock, which is cheap next to any
 /// call that does real work.
 enum HandleRegistry {
-    private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
-        let p = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        pthread_mutex_init(p, nil)
-        return p
-    }()
+    private static let lock = Mutex()
     private static var live: [UInt: HandleEntry] = [:]
     private static var serial: UInt = 0
     /// High bits that mark our handles; the low 4 bits stay zero, like an aligned pointer's.
     private static let tag: UInt = 0x4C4B_0000_0000_0000
 
-    private static func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return body()
-    }
+    private static func locked<T>(_ body: () -> T) -> T { lock.withLock(body) }
 
     static func register(_ object: AnyObject) -> OpaquePointer {
         let key: UInt = locked {

@@ -39,18 +39,12 @@ final class Graph {
     /// Output shapes of each node from the last forward through a layer stack (the model's own
     /// or a worker's copy), for the zero gradients of outputs nothing consumed.
     private var traces: [ObjectIdentifier: [[[Int]]]] = [:]
-    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = Mutex()
 
     private init(inputName: String, nodes: [Node], output: Ref) {
         self.inputName = inputName
         self.nodes = nodes
         self.output = output
-        lock = .allocate(capacity: 1)
-        pthread_mutex_init(lock, nil)
-    }
-    deinit {
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
     }
 
     /// A configuration describes a functional model when it says so or lists its inputs.
@@ -235,17 +229,13 @@ final class Graph {
             }
         }
         let shapes = outs.map { $0.map { $0.shape } }
-        pthread_mutex_lock(lock)
-        traces[ObjectIdentifier(layers[0])] = shapes
-        pthread_mutex_unlock(lock)
+        lock.withLock { traces[ObjectIdentifier(layers[0])] = shapes }
         return get(output).0
     }
 
     /// grad: dL/d(output), or dL/d(logits) of the output Dense when fused.
     func backward(_ grad: [Float], fused: Bool, layers: [Layer]) {
-        pthread_mutex_lock(lock)
-        let shapes = traces[ObjectIdentifier(layers[0])]!
-        pthread_mutex_unlock(lock)
+        let shapes = lock.withLock { traces[ObjectIdentifier(layers[0])]! }
         var grads: [[Tensor?]] = nodes.map { [Tensor?](repeating: nil, count: $0.outputCount) }
         func add(_ r: Ref, _ g: Tensor) {
             guard r.node >= 0, !g.data.isEmpty else { return }   // the model's input, or not differentiable

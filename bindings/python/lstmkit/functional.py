@@ -17,7 +17,6 @@ import re
 from . import _capi
 from .layers import InputLayer, KerasTensor, Layer, deserialize
 from .models import _EngineModel
-from .utils import next_seed
 
 __all__ = ["Model"]
 
@@ -159,13 +158,6 @@ class Model(_EngineModel):
         model.layers = layers
         model._after_build(config)
         return model
-
-    @classmethod
-    def from_config(cls, config):
-        """A new model (fresh weights) from get_config()'s output."""
-        text = config if isinstance(config, str) else json.dumps(config)
-        return cls._from_handle(_capi.new_handle(_capi.lstmkit_model_create, text.encode("utf-8"),
-                                                 next_seed()))
 
     def __repr__(self):
         return "<Model name=%s layers=%s>" % (self.name, [l.name for l in self.layers])

@@ -70,6 +70,13 @@ class _EngineModel:
             self._after_build(self.get_config())
         return self._handle
 
+    @classmethod
+    def from_config(cls, config):
+        """A new model of the same class (fresh weights) from get_config()'s output."""
+        text = config if isinstance(config, str) else json.dumps(config)
+        return cls._from_handle(_capi.new_handle(_capi.lstmkit_model_create, text.encode("utf-8"),
+                                                 next_seed()))
+
     def _after_build(self, config):
         # The library names unnamed layers (lstm, dense_1, ...); the layer objects take its names.
         items = [item for item in config.get("layers", []) if item.get("class_name") != "InputLayer"]
@@ -470,13 +477,6 @@ class Sequential(_EngineModel):
                         if item.get("class_name") != "InputLayer"]
         model._after_build(config)
         return model
-
-    @classmethod
-    def from_config(cls, config):
-        """A new model (fresh weights) from get_config()'s output."""
-        text = config if isinstance(config, str) else json.dumps(config)
-        return cls._from_handle(_capi.new_handle(_capi.lstmkit_model_create, text.encode("utf-8"),
-                                                 next_seed()))
 
     # ---- building ----
 
