@@ -102,23 +102,39 @@ final class PaddingSkipTests: XCTestCase {
     }
 
     /// Backward stops stepping a padding row once its gradient is exactly zero. With no recurrent
-    /// kernel and a closed forget gate that happens one step into the padding.
+    /// kernel and the gate that carries the state closed (LSTM's forget gate; GRU's update gate z,
+    /// whose z * h_prev term then vanishes) that happens one step into the padding; SimpleRNN
+    /// needs only U = 0.
     func testPaddingRowsWithZeroGradientAreSkippedExactly() throws {
-        var rng = Rng(seed: 6)
-        let pad = lengths(&rng)
-        var x = randomTensor([b, t, d], &rng)
-        for i in 0..<b { for s in 0..<pad[i] { for j in 0..<d { x.data[(i * t + s) * d + j] = 0.25 } } }
-        let layer = try make("LSTM", ["units": 5], fromEmbedding: true)
         let h = 5
-        layer.params[1].value = [Float](repeating: 0, count: h * 4 * h)
-        for r in 0..<d { for j in h..<(2 * h) { layer.params[0].value[r * 4 * h + j] = 0 } }
-        for j in h..<(2 * h) { layer.params[2].value[j] = -200 }
-        let plain = run(layer, x, nil, skip: false)
-        let skipped = run(layer, x, nil, skip: true)
-        XCTAssertGreaterThan((layer as! RecurrentLayer).deadPaddingSteps, 0, "no padding step was skipped")
-        assertClose(skipped.y, plain.y, "output")
-        for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "grad \(k)") }
-        assertClose(skipped.dx, plain.dx, "dx")
+        // (class, extra config, gate columns to close: bias -200, kernel 0, and where the bias is)
+        let cells: [(String, [String: JSON], Range<Int>?)] = [
+            ("LSTM", [:], h..<(2 * h)), ("GRU", [:], 0..<h), ("GRU", ["reset_after": false], 0..<h),
+            ("SimpleRNN", [:], nil)]
+        try eachShape {
+            for (cls, extra, closed) in cells {
+                var config: [String: JSON] = ["units": .number(Double(h))]
+                for (k, v) in extra { config[k] = v }
+                var rng = Rng(seed: 6)
+                let pad = lengths(&rng)
+                var x = randomTensor([b, t, d], &rng)
+                for i in 0..<b { for s in 0..<pad[i] { for j in 0..<d { x.data[(i * t + s) * d + j] = 0.25 } } }
+                let layer = try make(cls, .object(config), fromEmbedding: true)
+                let width = layer.params[0].shape[1]
+                layer.params[1].value = [Float](repeating: 0, count: layer.params[1].count)
+                if let closed {
+                    for r in 0..<d { for j in closed { layer.params[0].value[r * width + j] = 0 } }
+                    for j in closed { layer.params[2].value[j] = -200 }
+                }
+                let what = "\(cls) \(config) \(b)x\(t)"
+                let plain = run(layer, x, nil, skip: false)
+                let skipped = run(layer, x, nil, skip: true)
+                XCTAssertGreaterThan((layer as! RecurrentLayer).deadPaddingSteps, 0, "\(what): no padding step was skipped")
+                assertClose(skipped.y, plain.y, "\(what) output")
+                for (k, (g1, g0)) in zip(skipped.grads, plain.grads).enumerated() { assertClose(g1, g0, "\(what) grad \(k)") }
+                assertClose(skipped.dx, plain.dx, "\(what) dx")
+            }
+        }
     }
 
     func testMaskedPreAndPostPaddingComputeOnlyActiveRows() throws {

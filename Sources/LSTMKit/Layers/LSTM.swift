@@ -71,12 +71,6 @@ final class LSTM: RecurrentLayer {
         (cs.p + (toTime * b + to) * h).update(from: cs.p + (fromTime * b + from) * h, count: h)
     }
 
-    override func carriedGradientIsZero(_ i: Int) -> Bool {
-        let row = dc.p + i * units
-        for j in 0..<units where row[j] != 0 { return false }
-        return true
-    }
-
     override func prepareBackward() {
         dc.resize(batch * units)
         dc.zero()

@@ -11,7 +11,7 @@ import Glibc
 /// previous output; its rows of dZ stay zero, so no gradient reaches its gates, and the gradient
 /// of its output flows on unchanged to the previous step.
 ///
-/// Padding is not paid for (`skipPadding`, on by default; tests turn it off to compare), in
+/// Padding costs little (`skipPadding`, on by default; tests turn it off to compare), in
 /// two exact ways, both by permuting the rows so that the rows each step computes are a prefix:
 /// - masked input whose real steps are one run per row, all runs starting at step 0 (post-padding)
 ///   or all ending at the last step (pre-padding): a step computes only the rows still active;
@@ -84,8 +84,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private var perm: [Int] = []        // (B) internal row -> row of x
     private(set) var active: [Int] = [] // (T) step s computes internal rows 0..<active[s]
     /// (B') the steps each internal row computes, one run each; nil = every row every step. The
-    /// input projection and the gradient GEMMs then run per row over its run (a row's steps are
-    /// B' rows apart in the time-major buffers), skipping the padding there too.
+    /// input projection and the weight-gradient GEMMs then skip the padding too (forEachRun).
     private var runs: [Range<Int>]? = nil
     private(set) var sharedRow: Int? = nil  // internal row of the shared padding trajectory
     private var sharedSteps = 0         // steps the shared row computes: the longest padding
@@ -165,8 +164,6 @@ class RecurrentLayer: Layer, MultiIOLayer {
     func cellStateGrad(_ k: Int, row: Int) -> UnsafeMutablePointer<Float> { fatalError("no cell state") }
     /// Gradients the driver does not cover: the columns past genericRecurrentColumns, a recurrent bias.
     func finishBackward() {}
-    /// Whether the cell's own carried gradient (LSTM's dc) of row i is all zeros.
-    func carriedGradientIsZero(_ i: Int) -> Bool { true }
 
     // ---- helpers for the cells ----
 
@@ -522,25 +519,29 @@ class RecurrentLayer: Layer, MultiIOLayer {
 
     /// The shared row's gate gradients at step s are the sum of those of the rows still in their
     /// padding there (zero past the longest padding), so the weight GEMMs over its run see them all.
-    private func gatherPaddingGradients(_ s: Int, rows: Range<Int>, into sh: Int) {
+    /// `live` are the padding rows stepped back; the dead ones above it get zero gradients.
+    private func gatherPaddingGradients(_ s: Int, live: Range<Int>, into sh: Int) {
         let bi = batch, gh = gateCount * units
         let buffers = recurrentGradIsSeparate ? [dZ, dRSeparate] : [dZ]
         for buf in buffers {
+            (buf.p + (s * bi + live.upperBound) * gh).update(repeating: 0, count: (sh - live.upperBound) * gh)
             let dst = buf.p + (s * bi + sh) * gh
             dst.update(repeating: 0, count: gh)
-            for i in rows {
+            for i in live {
                 let src = buf.p + (s * bi + i) * gh
                 for j in 0..<gh { dst[j] += src[j] }
             }
         }
     }
 
-    /// True when row i's gradient arriving at the current step, dh and the cell's carried part, is
-    /// all zeros.
+    /// True when row i's gradient arriving at the current step, dh and the cell's carried states'
+    /// (LSTM's dc), is all zeros.
     private func gradientIsZero(_ i: Int, dh: UnsafePointer<Float>) -> Bool {
-        let row = dh + i * units
-        for j in 0..<units where row[j] != 0 { return false }
-        return carriedGradientIsZero(i)
+        func zero(_ row: UnsafePointer<Float>) -> Bool {
+            for j in 0..<units where row[j] != 0 { return false }
+            return true
+        }
+        return zero(dh + i * units) && (1..<stateCount).allSatisfy { zero(cellStateGrad($0, row: i)) }
     }
 
     private func drawDropoutMasks(training: Bool, rng: inout Rng) {
@@ -561,8 +562,10 @@ class RecurrentLayer: Layer, MultiIOLayer {
         dZ.resize(t * bi * gh)
         if recurrentGradIsSeparate { dRSeparate.resize(t * bi * gh) }
         if runs == nil {
-            // masked rows inside the computed steps leave their rows alone, and those must be zero
-            // (with a skipping plan every computed row is written and no other row is read)
+            // masked rows inside the computed steps leave their rows alone, and those must be zero.
+            // A skipping plan writes every row it reads: forEachRun reads only computed entries,
+            // and with a shared row every row of every step is written (stepped back, zeroed as
+            // dead, or gathered), which the dx GEMM over the whole buffer relies on.
             dZ.zero()
             if recurrentGradIsSeparate { dRSeparate.zero() }
         }
@@ -604,9 +607,10 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 }
                 dprev.update(repeating: 0, count: bi * h)
                 // With a shared row every row steps back, those in their padding on its values. A
-                // padding row whose carried gradient has underflowed to exactly zero (denormals are
-                // flushed) gets nothing more, as nothing is added to it before its first step:
-                // skipping it from there on is exact, and most of the padding is such rows.
+                // padding row whose gradient has underflowed to exactly zero (denormals are flushed)
+                // stays zero for the rest of its padding, since without return_sequences nothing
+                // more is added to it: skipping it from there on is exact (10-15% of the IMDB
+                // recipe's padding entries early in training).
                 if sharedRow != nil && !returnSequences {
                     while liveEnd > active[s] && gradientIsZero(liveEnd - 1, dh: dhs) { liveEnd -= 1 }
                 }
@@ -616,12 +620,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
                     backwardStep(s, rows: rows, dh: dhs, dhPrev: dprev, U)
                     addRecurrentGrad(dR.p + s * bi * gh, rows: rows, cols: 0..<genericRecurrentColumns, into: dprev, U)
                 }
-                if let sh = sharedRow {
-                    for buf in recurrentGradIsSeparate ? [dZ, dRSeparate] : [dZ] {
-                        (buf.p + (s * bi + liveEnd) * gh).update(repeating: 0, count: (b - liveEnd) * gh)
-                    }
-                    gatherPaddingGradients(s, rows: active[s]..<liveEnd, into: sh)
-                }
+                if let sh = sharedRow { gatherPaddingGradients(s, live: active[s]..<liveEnd, into: sh) }
                 if let m = stepMask {
                     // masked rows carried h unchanged, so their gradient carries on unchanged too
                     for i in 0..<bi where m[s * bi + i] == 0 {
