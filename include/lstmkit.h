@@ -225,9 +225,10 @@ int lstmkit_model_build(lstmkit_model *model, const int64_t *shape, int32_t ndim
 /* Keras's reset_states: the stateful recurrent layers ("stateful": true) start the next batch
  * from zero states instead of the states the last batch ended with. layer_name NULL resets them
  * all; otherwise the named layer, which must be a stateful recurrent layer (INVALID_ARGUMENT if
- * not). A stateful model runs each batch on one thread and needs batches of one size (fit,
- * evaluate and predict refuse a sample count that is not a multiple of batch_size, or a batch
- * size other than the one whose states are carried). */
+ * not). A stateful model runs each batch on one thread and needs batches of one size: the
+ * batch is min(batch_size, samples), and fit, evaluate and predict refuse (INVALID_ARGUMENT) a
+ * sample count that is not a multiple of it, validation data whose batches would differ from
+ * the training batches, or a batch size other than the one whose states are carried. */
 int lstmkit_model_reset_states(lstmkit_model *model, const char *layer_name);
 
 /* results receives the loss then each compiled metric, in compile order; *count their number

@@ -125,12 +125,16 @@ extension Model {
 
     /// A stateful model passes each batch's last states to the next batch row by row, so every
     /// batch must have the same number of rows as the states carried (Keras's fixed batch size).
-    func checkStatefulBatches(rows: Int, batchSize: Int, what: String) throws {
+    /// trainingRows, given for validation data, must give batches of the same size too.
+    func checkStatefulBatches(rows: Int, batchSize: Int, what: String, trainingRows: Int? = nil) throws {
         let stateful = statefulLayers
         guard !stateful.isEmpty else { return }
         let batch = min(batchSize, rows)
         guard rows % batch == 0 else {
             throw LSTMKitError(.invalidArgument, "a stateful model needs batches of one size: \(what) has \(rows) samples, not a multiple of batch_size \(batchSize)")
+        }
+        if let trainingRows, min(batchSize, trainingRows) != batch {
+            throw LSTMKitError(.invalidArgument, "a stateful model needs batches of one size: \(what) gives batches of \(batch) rows, the training data of \(min(batchSize, trainingRows))")
         }
         for layer in stateful {
             if let carried = layer.carriedBatch, carried != batch {
@@ -242,10 +246,10 @@ extension Model {
                 throw LSTMKitError(.invalidArgument, "the validation data gives outputs of shape \(valShape), the training data \(outShape)")
             }
             try checkBatchBudget(batch: min(bs, validation.x.rows), features: validation.x.shape.dropFirst().map { $0 })
-            try checkStatefulBatches(rows: validation.x.rows, batchSize: bs, what: "the validation data")
+            try checkStatefulBatches(rows: validation.x.rows, batchSize: bs, what: "the validation data", trainingRows: nTrain)
         }
         try checkStatefulBatches(rows: nTrain, batchSize: bs, what: "the training data")
-        if nTrain < n { try checkStatefulBatches(rows: n - nTrain, batchSize: bs, what: "the validation split") }
+        if nTrain < n { try checkStatefulBatches(rows: n - nTrain, batchSize: bs, what: "the validation split", trainingRows: nTrain) }
         let steps = (nTrain + bs - 1) / bs
         let names = ["loss"] + settings.metrics.map { $0.name }
         let validates = nTrain < n || validation != nil

@@ -244,6 +244,28 @@ def test_stateful_carries_state_across_batches(rng):
         model.predict(x[:3, :3], batch_size=2, verbose=0)
 
 
+def test_stateful_fit_needs_one_batch_size_for_training_and_validation(rng):
+    model = lstmkit.Sequential([Input(shape=(3, 2)), LSTM(4, stateful=True), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = rng.normal(size=(80, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(80, 1)).astype(np.float32)
+    before = model.get_weights()
+    # 64 training rows in batches of 32, 16 validation rows in one batch of 16: refused, as Keras
+    with pytest.raises(lstmkit.InvalidArgumentError, match="batches of 16 rows, the training data of 32"):
+        model.fit(x, y, batch_size=32, validation_split=0.2, verbose=0)
+    with pytest.raises(lstmkit.InvalidArgumentError, match="batches of 16 rows, the training data of 32"):
+        model.fit(x[:64], y[:64], batch_size=32, validation_data=(x[64:], y[64:]), verbose=0)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    # one size for both: trains, and the states carried out of fit feed the next predict
+    history = model.fit(x, y, batch_size=16, validation_split=0.2, verbose=0)
+    assert np.isfinite(history.history["val_loss"]).all()
+    carried = model.predict(x[:16], batch_size=16, verbose=0)
+    model.reset_states()
+    fresh = model.predict(x[:16], batch_size=16, verbose=0)
+    assert np.abs(carried - fresh).max() > 1e-4
+
+
 def test_reset_states_of_a_stateless_layer_is_refused():
     model = lstmkit.Sequential([Input(shape=(3, 2)), LSTM(4)])
     model.reset_states()  # nothing stateful: nothing to do
