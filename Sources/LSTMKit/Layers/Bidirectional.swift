@@ -11,7 +11,7 @@
 /// Keras refuses it (both copies would run the same way).
 ///
 /// merge_mode None gives two outputs (forward, then backward in timestep order), which only the
-/// functional graph can pass on: it is accepted only when `twoOutputs` is allowed (Graph.swift).
+/// functional graph can pass on: it is accepted only when `allowTwoOutputs` is set (Model.makeGraphLayer does).
 final class Bidirectional: Layer, MultiIOLayer {
     enum Merge: String { case concat, sum, mul, ave, none }
 

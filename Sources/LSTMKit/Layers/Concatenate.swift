@@ -1,6 +1,7 @@
 /// Keras's Concatenate(axis=-1): joins its inputs along the last axis; the other dimensions must
-/// agree. Only the functional graph can give a layer several inputs. The output mask is the AND
-/// of the inputs' masks (an input without one counts as all ones), as Keras computes it.
+/// agree. Only the functional graph can give a layer several inputs. A step of the output is
+/// masked only where every input masks it, as Keras 3 computes it (an OR of the "keep" masks;
+/// an input without a mask keeps every step). Keras 2 took the AND.
 final class Concatenate: MultiIOLayer {
     let name: String
     var className: String { "Concatenate" }
@@ -54,9 +55,10 @@ final class Concatenate: MultiIOLayer {
             for r in 0..<rows { for j in 0..<w { y.data[r * total + offset + j] = x.data[r * w + j] } }
             offset += w
         }
-        // Keras: the output mask is the AND of the inputs' masks (a missing mask is all ones)
         var mask: [Float]? = nil
-        for m in masks { if let m { mask = mask.map { zip($0, m).map { $0 * $1 } } ?? m } }
+        if masks.allSatisfy({ $0 != nil }) {
+            for m in masks { mask = mask.map { zip($0, m!).map { max($0, $1) } } ?? m }
+        }
         return ([y], [mask])
     }
 

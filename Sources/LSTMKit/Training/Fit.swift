@@ -35,7 +35,7 @@ struct FitOptions {
         epochs = try c.int("epochs", default: 1, min: 0, max: 1 << 30)
         initialEpoch = try c.int("initial_epoch", default: 0, min: 0, max: 1 << 30)
         guard initialEpoch == 0 || initialEpoch < epochs else {
-            throw LSTMKitError(.badConfig, "fit options: 'initial_epoch' \(initialEpoch) must be less than 'epochs' \(epochs) (the epoch to stop before, as in Keras)")
+            throw LSTMKitError(.badConfig, "fit options: 'initial_epoch' \(initialEpoch) must be less than 'epochs' \(epochs), the epoch to stop before (Keras would silently train nothing)")
         }
         batchSize = try c.int("batch_size", default: 32, max: 1 << 24)
         if let v = json?["validation_split"], !v.isNull {

@@ -163,7 +163,7 @@ final class Graph {
         guard embeddings.isEmpty || embeddings.count == readers.count else {
             throw LSTMKitError(.badConfig, "the input '\(inputName)' feeds an Embedding (token ids) and other layers (floats); use one kind")
         }
-        for i in readers where nodes[i].inputs.dropFirst().contains(where: { $0.node == -1 }) {
+        for i in readers where nodes[i].inputs.suffix(nodes[i].initialStates).contains(where: { $0.node == -1 }) {
             throw LSTMKitError(.badConfig, "layer '\(layers[i].name)': the model's input cannot be an initial state")
         }
         return (Graph(inputName: inputName, nodes: nodes, output: output), layers, inputShape)
@@ -293,7 +293,8 @@ final class Graph {
 }
 
 /// A recurrent layer reading an Embedding directly may share the trajectory of identical leading
-/// inputs (Layers/Recurrent.swift): the input gradient there is only needed summed over rows.
+/// inputs (Layers/Recurrent.swift): an Embedding is where such runs are padding, the same id
+/// repeated, rather than a float series that happens to start flat.
 func markReadsEmbedding(_ layer: Layer) {
     if let r = layer as? RecurrentLayer { r.inputFromEmbedding = true }
     if let bi = layer as? Bidirectional { bi.forwardLayer.inputFromEmbedding = true; bi.backwardLayer.inputFromEmbedding = true }

@@ -2,6 +2,7 @@
 EarlyStopping and ModelCheckpoint."""
 
 import math
+import re
 import sys
 import time
 
@@ -147,12 +148,33 @@ class ProgbarLogger(Callback):
         self._drawn = False
 
 
+# mode="auto": the direction of each metric lstmkit can log (Keras 3 asks the metric object;
+# the names here are the ones fit's history uses, compared without case or a "val_" prefix)
+_HIGHER_IS_BETTER = ("acc", "accuracy", "binary_accuracy", "categorical_accuracy",
+                     "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+                     "sparse_top_k_categorical_accuracy", "binaryaccuracy", "categoricalaccuracy",
+                     "sparsecategoricalaccuracy", "topkcategoricalaccuracy",
+                     "sparsetopkcategoricalaccuracy")
+_LOWER_IS_BETTER = ("loss", "mae", "mse", "mean_absolute_error", "mean_squared_error")
+
+
 def _monitor_op(mode, monitor, who):
-    """Keras 3's choice of direction: 'min', 'max', or for 'auto' max for accuracies (a name
-    containing "acc"), min otherwise. Returns (is_better(a, b), worst starting value)."""
+    """'min', 'max', or for 'auto' the monitored metric's own direction, as Keras 3 chooses it
+    (an unknown name is an error there too). Returns (is_better(a, b), worst starting value)."""
     if mode not in ("auto", "min", "max"):
         raise ValueError("%s: mode must be 'auto', 'min' or 'max', got %r" % (who, mode))
-    if mode == "max" or (mode == "auto" and "acc" in monitor):
+    if mode == "auto":
+        name = str(monitor).lower()
+        name = name[4:] if name.startswith("val_") else name
+        name = re.sub(r"_\d+$", "", name)   # repeats are suffixed _1, _2
+        if name in _HIGHER_IS_BETTER:
+            mode = "max"
+        elif name in _LOWER_IS_BETTER:
+            mode = "min"
+        else:
+            raise ValueError("%s: cannot tell whether %r should go up or down; pass mode='min' "
+                             "or mode='max'" % (who, monitor))
+    if mode == "max":
         return (lambda a, b: a > b), -math.inf
     return (lambda a, b: a < b), math.inf
 
@@ -254,17 +276,18 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
-                sys.stderr.write("ModelCheckpoint: can save best model only with %s available; "
-                                 "skipping\n" % (self.monitor,))
-                return
-            if not self._better(current, self.best):
+                # as Keras: say so and save anyway, so a misspelt monitor still leaves a checkpoint
+                sys.stderr.write("ModelCheckpoint: can save best model only with %s available, "
+                                 "saving every epoch\n" % (self.monitor,))
+            elif not self._better(current, self.best):
                 if self.verbose > 0:
                     print("Epoch %d: %s did not improve from %.5f" % (epoch + 1, self.monitor, self.best))
                 return
-            if self.verbose > 0:
-                print("Epoch %d: %s improved from %.5f to %.5f, saving model to %s"
-                      % (epoch + 1, self.monitor, self.best, current, path))
-            self.best = current
+            else:
+                if self.verbose > 0:
+                    print("Epoch %d: %s improved from %.5f to %.5f, saving model to %s"
+                          % (epoch + 1, self.monitor, self.best, current, path))
+                self.best = current
         elif self.verbose > 0:
             print("Epoch %d: saving model to %s" % (epoch + 1, path))
         self.model.save(path)

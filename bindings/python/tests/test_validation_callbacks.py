@@ -123,3 +123,27 @@ def test_model_checkpoint_every_epoch_and_best_only(data, tmp_path):
         np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError, match="save_weights_only"):
         ModelCheckpoint("x", save_weights_only=True)
+
+
+def test_auto_mode_follows_the_metric_not_its_spelling():
+    from lstmkit.callbacks import _monitor_op
+    for name in ["val_accuracy", "val_BinaryAccuracy", "CategoricalAccuracy", "val_acc_1",
+                 "val_sparse_top_k_categorical_accuracy"]:
+        better, worst = _monitor_op("auto", name, "EarlyStopping")
+        assert better(0.9, 0.8) and worst == -np.inf, name
+    for name in ["val_loss", "loss", "val_mae", "mean_squared_error"]:
+        better, worst = _monitor_op("auto", name, "EarlyStopping")
+        assert better(0.1, 0.2) and worst == np.inf, name
+    with pytest.raises(ValueError, match="mode='min'"):
+        _monitor_op("auto", "val_f1", "EarlyStopping")
+    better, _ = _monitor_op("max", "val_f1", "EarlyStopping")
+    assert better(2, 1)
+
+
+def test_best_only_checkpoint_without_its_monitor_saves_anyway(data, tmp_path, capsys):
+    x, y, _, _ = data
+    model = small_model()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0,   # no validation: no val_loss
+              callbacks=[ModelCheckpoint(str(tmp_path / "m-{epoch}.lstmkit"), save_best_only=True)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-1.lstmkit", "m-2.lstmkit"]
+    assert "val_loss available" in capsys.readouterr().err
