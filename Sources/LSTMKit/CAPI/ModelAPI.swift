@@ -84,7 +84,7 @@ public func lstmkit_model_input_spec(_ h: OpaquePointer?, _ shape: UnsafeMutable
 public func lstmkit_model_fit(_ h: OpaquePointer?, _ x: UnsafePointer<lstmkit_array>?, _ y: UnsafePointer<lstmkit_array>?,
                               _ options: UnsafePointer<CChar>?, _ progress: lstmkit_progress_fn?,
                               _ user: UnsafeMutableRawPointer?) -> Int32 {
-    apiCall { try fit(h, x, y, nil, options, progress, user) }
+    apiCall { try fit(h, x, y, { nil }, options, progress, user) }
 }
 
 @_cdecl("lstmkit_model_fit_validation")
@@ -92,14 +92,15 @@ public func lstmkit_model_fit_validation(_ h: OpaquePointer?, _ x: UnsafePointer
                                          _ y: UnsafePointer<lstmkit_array>?, _ xVal: UnsafePointer<lstmkit_array>?,
                                          _ yVal: UnsafePointer<lstmkit_array>?, _ options: UnsafePointer<CChar>?,
                                          _ progress: lstmkit_progress_fn?, _ user: UnsafeMutableRawPointer?) -> Int32 {
-    apiCall { try fit(h, x, y, (try dataView(xVal, "x_val"), try dataView(yVal, "y_val")), options, progress, user) }
+    apiCall { try fit(h, x, y, { (try dataView(xVal, "x_val"), try dataView(yVal, "y_val")) }, options, progress, user) }
 }
 
 private func fit(_ h: OpaquePointer?, _ x: UnsafePointer<lstmkit_array>?, _ y: UnsafePointer<lstmkit_array>?,
-                 _ validation: (x: DataView, y: DataView)?, _ options: UnsafePointer<CChar>?,
+                 _ validationData: () throws -> (x: DataView, y: DataView)?, _ options: UnsafePointer<CChar>?,
                  _ progress: lstmkit_progress_fn?, _ user: UnsafeMutableRawPointer?) throws {
     do {
         let xv = try dataView(x, "x"), yv = try dataView(y, "y")
+        let validation = try validationData()   // checked after x and y, in the parameters' order
         let opts = try FitOptions(json: parseJSONArgument(options, "options_json", allowNull: true))
         var report: ((Progress) -> Bool)? = nil
         var cNames: [String: UnsafeMutablePointer<CChar>] = [:]
