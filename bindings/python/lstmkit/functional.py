@@ -101,7 +101,8 @@ class Model(_EngineModel):
             input_layer.name = fresh("InputLayer")
         for layer in order:
             inner = getattr(layer, "layer", None)
-            if layer.class_name == "TimeDistributed" and isinstance(inner, Layer) and not inner.name:
+            if layer.class_name in ("TimeDistributed", "Bidirectional") and isinstance(inner, Layer) \
+                    and not inner.name:
                 inner.name = fresh(inner.class_name)  # Keras creates the wrapped layer first
             if not layer.name:
                 layer.name = fresh(layer.class_name)

@@ -318,3 +318,12 @@ def test_new_c_functions_validate_their_arguments():
     assert fit(handle, xa.ref, ya.ref, xa.ref, None, None, progress, None) == _capi.E_INVALID_ARGUMENT
     assert fit(None, xa.ref, ya.ref, xa.ref, ya.ref, None, progress, None) == _capi.E_INVALID_ARGUMENT
     assert fit(handle, xa.ref, ya.ref, xa.ref, ya.ref, b"{\"batch_size\": 4}", progress, None) == _capi.OK
+
+
+def test_default_names_count_the_layer_inside_bidirectional():
+    # Keras creates LSTM(4) before wrapping it, so the next LSTM is lstm_1
+    inp = Input(shape=(5, 3))
+    x = Bidirectional(LSTM(4, return_sequences=True))(inp)
+    model = lstmkit.Model(inp, Dense(1)(LSTM(8)(x)))
+    assert [l.name for l in model.layers] == ["input_layer", "bidirectional", "lstm_1", "dense"]
+    assert model._weight_names()[0] == "bidirectional/forward_lstm/kernel"
