@@ -193,6 +193,20 @@ final class Graph {
         return shapes
     }
 
+    /// Each node's input shapes and output shapes as far as they can be worked out: the walk stops
+    /// after the first node whose outputs cannot be (its outputs nil).
+    func partialShapes(_ layers: [Layer], input: FeatureShape) -> [(inputs: [FeatureShape], outputs: [FeatureShape]?)] {
+        var shapes: [[FeatureShape]] = [], out: [(inputs: [FeatureShape], outputs: [FeatureShape]?)] = []
+        for (i, node) in nodes.enumerated() {
+            let ins = node.inputs.map { $0.node < 0 ? input : shapes[$0.node][$0.tensor] }
+            let outs = try? Graph.outputShapes(layers[i], ins)
+            out.append((ins, outs))
+            guard let outs else { break }
+            shapes.append(outs)
+        }
+        return out
+    }
+
     /// Creates every layer's weights for the input shape, checking that the layers fit together.
     func build(_ layers: [Layer], input: FeatureShape, rng: inout Rng) throws {
         var r = rng

@@ -63,10 +63,9 @@ extension Model {
     func layerShapes(input: FeatureShape) -> [(Layer, FeatureShape, FeatureShape?)] {
         var out: [(Layer, FeatureShape, FeatureShape?)] = []
         if let graph {
-            var ins: [FeatureShape] = []
-            _ = try? graph.walkShapes(layers, input: input) { _, s in ins.append(s[0]) }
-            let shapes = (try? graph.walkShapes(layers, input: input)) ?? []
-            return ins.indices.map { (layers[$0], ins[$0], $0 < shapes.count ? shapes[$0][0] : nil) }
+            return graph.partialShapes(layers, input: input).enumerated().map { i, node in
+                (layers[i], node.inputs[0], node.outputs?[0])
+            }
         }
         var shape = input
         for layer in layers {
