@@ -141,10 +141,7 @@ class Model(_EngineModel):
 
     @classmethod
     def _from_handle(cls, handle):
-        model = cls()
-        model._handle = handle
-        config = model.get_config()
-        model.name = config.get("name", model.name)
+        model, config = cls._wrap_handle(handle)
         model._config = config
         layers = []
         for item in config.get("layers", []):

@@ -71,6 +71,15 @@ class _EngineModel:
         return self._handle
 
     @classmethod
+    def _wrap_handle(cls, handle):
+        """A new model of this class around a live engine handle, and the handle's config."""
+        model = cls()
+        model._handle = handle
+        config = model.get_config()
+        model.name = config.get("name", model.name)
+        return model, config
+
+    @classmethod
     def from_config(cls, config):
         """A new model of the same class (fresh weights) from get_config()'s output."""
         text = config if isinstance(config, str) else json.dumps(config)
@@ -468,10 +477,7 @@ class Sequential(_EngineModel):
 
     @classmethod
     def _from_handle(cls, handle):
-        model = cls()
-        model._handle = handle
-        config = model.get_config()
-        model.name = config.get("name", model.name)
+        model, config = cls._wrap_handle(handle)
         model._input_shape = config.get("input_shape")
         model.layers = [deserialize(item) for item in config.get("layers", [])
                         if item.get("class_name") != "InputLayer"]
