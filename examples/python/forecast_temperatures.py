@@ -9,31 +9,18 @@ Prints the test RMSE in degrees C next to the persistence forecast (tomorrow = t
 useful model must beat, and writes forecast_temperatures.png (predicted vs actual) to --out.
 """
 
-import argparse
-import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-try:
-    import lstmkit  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e bindings/python`
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
-
-import lstmkit  # noqa: E402
-from lstmkit.layers import LSTM, Dense, Input  # noqa: E402
-from lstmkit.models import Sequential  # noqa: E402
+import example_setup  # first: it finds lstmkit in a checkout
+from example_setup import data_dir
+from lstmkit.layers import LSTM, Dense, Input
+from lstmkit.models import Sequential
 
 WINDOW = 30
 TEST_DAYS = 365
-
-
-def data_dir():
-    return Path(os.environ.get("LSTMKIT_DATA") or REPO.parent / "shared" / "datasets")
 
 
 def windows(series, window=WINDOW):
@@ -66,16 +53,10 @@ def plot(dates, actual, predicted, persistence, path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--rows", type=int, default=None,
-                        help="use only the last ROWS days (the test year is always the last 365)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
-    parser.add_argument("--out", type=Path, default=REPO / "out")
-    args = parser.parse_args()
-    if args.seed is not None:
-        lstmkit.utils.set_random_seed(args.seed)
+    parser = example_setup.parser(__doc__.splitlines()[0], epochs=20, batch_size=32,
+                                  rows_help=("use only the last ROWS days "
+                                             "(the test year is always the last 365)"))
+    args = example_setup.parse(parser)
     started = time.monotonic()
 
     data = pd.read_csv(data_dir() / "timeseries" / "daily-min-temperatures.csv",

@@ -9,45 +9,26 @@ reaches at least 87% test accuracy. Writes the model with its tokenizer to
 --out/imdb_bilstm.lstmkit.
 """
 
-import argparse
-import os
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-try:
-    import lstmkit  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e bindings/python`
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
-
-import lstmkit  # noqa: E402
-from lstmkit.layers import LSTM, Bidirectional, Dense, Embedding, Input  # noqa: E402
-from lstmkit.models import Sequential  # noqa: E402
-from lstmkit.preprocessing.sequence import pad_sequences  # noqa: E402
-from lstmkit.preprocessing.text import Tokenizer  # noqa: E402
+import example_setup  # first: it finds lstmkit in a checkout
+from example_setup import data_dir
+from lstmkit.layers import LSTM, Bidirectional, Dense, Embedding, Input
+from lstmkit.models import Sequential
+from lstmkit.preprocessing.sequence import pad_sequences
+from lstmkit.preprocessing.text import Tokenizer
 
 NUM_WORDS = 10000
 MAXLEN = 200
 
 
-def data_dir():
-    return Path(os.environ.get("LSTMKIT_DATA") or REPO.parent / "shared" / "datasets")
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--rows", type=int, default=None,
-                        help="use only the first ROWS reviews (90%% train, 10%% test)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
-    parser.add_argument("--out", type=Path, default=REPO / "out")
-    args = parser.parse_args()
-    if args.seed is not None:
-        lstmkit.utils.set_random_seed(args.seed)
+    parser = example_setup.parser(__doc__.splitlines()[0], epochs=4, batch_size=128,
+                                  rows_help=("use only the first ROWS reviews "
+                                             "(90%% train, 10%% test)"))
+    args = example_setup.parse(parser)
     started = time.monotonic()
 
     # 50,000 reviews labelled positive/negative: the first 90% train, the rest test.

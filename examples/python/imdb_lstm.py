@@ -10,43 +10,26 @@ script's predictions for them (imdb_test_100.python.txt). Then it builds the C e
 model and the 100 reviews, and checks that C prints the same probabilities (--no-c skips this).
 """
 
-import argparse
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-try:
-    import lstmkit  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e bindings/python`
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
-
-import lstmkit  # noqa: E402
-from lstmkit.layers import LSTM, Dense, Embedding  # noqa: E402
-from lstmkit.models import Sequential  # noqa: E402
-from lstmkit.preprocessing.sequence import pad_sequences  # noqa: E402
-from lstmkit.preprocessing.text import Tokenizer  # noqa: E402
-
-
-def data_dir():
-    return Path(os.environ.get("LSTMKIT_DATA") or REPO.parent / "shared" / "datasets")
+import example_setup  # first: it finds lstmkit in a checkout
+from example_setup import REPO, data_dir
+from lstmkit.layers import LSTM, Dense, Embedding
+from lstmkit.models import Sequential
+from lstmkit.preprocessing.sequence import pad_sequences
+from lstmkit.preprocessing.text import Tokenizer
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--rows", type=int, default=None,
-                        help="use only the first ROWS reviews (half to train, half to test)")
-    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
-    parser.add_argument("--out", type=Path, default=REPO / "out")
+    parser = example_setup.parser(__doc__.splitlines()[0], epochs=3,
+                                  rows_help=("use only the first ROWS reviews "
+                                             "(half to train, half to test)"))
     parser.add_argument("--no-c", action="store_true", help="skip the check with the C example")
-    args = parser.parse_args()
-    if args.seed is not None:
-        lstmkit.utils.set_random_seed(args.seed)
+    args = example_setup.parse(parser)
 
     # Load the data: 50,000 reviews labelled positive/negative.
     data = pd.read_csv(data_dir() / "imdb" / "IMDB_Dataset.csv", nrows=args.rows)

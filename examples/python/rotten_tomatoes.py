@@ -11,28 +11,19 @@ with all rows; Keras 3 reaches a best val_accuracy of at least 0.60. Writes the 
 accuracy curves (rotten_tomatoes_loss.png, rotten_tomatoes_accuracy.png) to --out.
 """
 
-import argparse
-import os
 import re
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-try:
-    import lstmkit  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e bindings/python`
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
-
-import lstmkit  # noqa: E402
-from lstmkit.layers import LSTM, Dense, Embedding, Input  # noqa: E402
-from lstmkit.models import Sequential  # noqa: E402
-from lstmkit.preprocessing.sequence import pad_sequences  # noqa: E402
-from lstmkit.preprocessing.text import Tokenizer  # noqa: E402
-from lstmkit.utils import to_categorical  # noqa: E402
+import example_setup  # first: it finds lstmkit in a checkout
+from example_setup import data_dir
+from lstmkit.layers import LSTM, Dense, Embedding, Input
+from lstmkit.models import Sequential
+from lstmkit.preprocessing.sequence import pad_sequences
+from lstmkit.preprocessing.text import Tokenizer
+from lstmkit.utils import to_categorical
 
 NUM_WORDS = 8192
 NUM_CLASSES = 5
@@ -40,10 +31,6 @@ NUM_CLASSES = 5
 FILTERS = '"#$%&()*+-/:;<=>@[\\]^_`{|}~\t\n'
 CONTRACTIONS = [("n't", " not"), ("'s", " is"), ("'re", " are"), ("'ve", " have"),
                 ("'ll", " will"), ("'d", " would"), ("'m", " am")]
-
-
-def data_dir():
-    return Path(os.environ.get("LSTMKIT_DATA") or REPO.parent / "shared" / "datasets")
 
 
 def clean_text(text):
@@ -81,15 +68,9 @@ def plot_history(history, out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--rows", type=int, default=None, help="use only the first ROWS phrases")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
-    parser.add_argument("--out", type=Path, default=REPO / "out")
-    args = parser.parse_args()
-    if args.seed is not None:
-        lstmkit.utils.set_random_seed(args.seed)
+    parser = example_setup.parser(__doc__.splitlines()[0], epochs=8, batch_size=512,
+                                  rows_help="use only the first ROWS phrases")
+    args = example_setup.parse(parser)
     started = time.monotonic()
 
     # keep_default_na=False: phrases such as "null" or "NA" stay text, not NaN.

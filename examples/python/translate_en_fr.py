@@ -13,32 +13,19 @@ reaches at least 0.85 with all pairs and 10 epochs), accuracy on the real words 
 sentences translated exactly, and a few test sentences decoded back to French.
 """
 
-import argparse
-import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-try:
-    import lstmkit  # noqa: F401
-except ImportError:  # running from a checkout without `pip install -e bindings/python`
-    sys.path.insert(0, str(REPO / "bindings" / "python"))
-
-import lstmkit  # noqa: E402
-from lstmkit.layers import (LSTM, Dense, Embedding, Input, RepeatVector,  # noqa: E402
+import example_setup  # first: it finds lstmkit in a checkout
+from example_setup import data_dir
+from lstmkit.layers import (LSTM, Dense, Embedding, Input, RepeatVector,
                             TimeDistributed)
-from lstmkit.models import Sequential  # noqa: E402
-from lstmkit.preprocessing.sequence import pad_sequences  # noqa: E402
-from lstmkit.preprocessing.text import Tokenizer  # noqa: E402
+from lstmkit.models import Sequential
+from lstmkit.preprocessing.sequence import pad_sequences
+from lstmkit.preprocessing.text import Tokenizer
 
 UNITS = 256
-
-
-def data_dir():
-    return Path(os.environ.get("LSTMKIT_DATA") or REPO.parent / "shared" / "datasets")
 
 
 def read_lines(path):
@@ -66,17 +53,11 @@ def decode(ids, index_word):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--rows", type=int, default=None,
-                        help="use only the first ROWS sentence pairs (90%% train, 10%% test)")
-    parser.add_argument("--batch-size", type=int, default=1024)
+    parser = example_setup.parser(__doc__.splitlines()[0], epochs=10, batch_size=1024,
+                                  rows_help=("use only the first ROWS sentence pairs "
+                                             "(90%% train, 10%% test)"))
     parser.add_argument("--show", type=int, default=5, help="test sentences to print")
-    parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
-    parser.add_argument("--out", type=Path, default=REPO / "out")
-    args = parser.parse_args()
-    if args.seed is not None:
-        lstmkit.utils.set_random_seed(args.seed)
+    args = example_setup.parse(parser)
     started = time.monotonic()
 
     english = read_lines(data_dir() / "translation" / "small_vocab_en")
