@@ -522,8 +522,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// `live` are the padding rows stepped back; the dead ones above it get zero gradients.
     private func gatherPaddingGradients(_ s: Int, live: Range<Int>, into sh: Int) {
         let bi = batch, gh = gateCount * units
-        let buffers = recurrentGradIsSeparate ? [dZ, dRSeparate] : [dZ]
-        for buf in buffers {
+        func gather(_ buf: FloatBuffer) {
             (buf.p + (s * bi + live.upperBound) * gh).update(repeating: 0, count: (sh - live.upperBound) * gh)
             let dst = buf.p + (s * bi + sh) * gh
             dst.update(repeating: 0, count: gh)
@@ -532,6 +531,9 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 for j in 0..<gh { dst[j] += src[j] }
             }
         }
+        // called every step: no array of the buffers, which would be allocated each time
+        gather(dZ)
+        if recurrentGradIsSeparate { gather(dRSeparate) }
     }
 
     /// True when row i's gradient arriving at the current step, dh and the cell's carried states'
