@@ -108,6 +108,12 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private let dhBuf = FloatBuffer()       // (B, H) dL/dh_s of the step being processed
     private let dhPrevBuf = FloatBuffer()   // (B, H) what flows into step s-1
     private let dxT = FloatBuffer()         // (T, B, D) input gradient, time-major
+    private let dZSum = FloatBuffer()       // (B, G*H) dZ summed over the steps, for a repeated input
+    /// Every row reads the same vector at every step (a RepeatVector's output): the input
+    /// projection and the kernel's gradient are computed once per row instead of once per step.
+    private(set) var repeatedInput = false
+    /// Off: a repeated input is projected at every step like any other (for tests).
+    static var shareRepeatedInput = true
     // chunks of computed entries made contiguous for the weight GEMMs (gatheredWeightGradients)
     private let gatherX = FloatBuffer(), gatherH = FloatBuffer(), gatherZ = FloatBuffer(), gatherR = FloatBuffer()
 
@@ -351,6 +357,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
             return out
         }
         drawDropoutMasks(training: training, rng: &rng)
+        repeatedInput = runs == nil && t > 1 && (inMasks.count == 0 || maskGroups == 1)
+            && RecurrentLayer.shareRepeatedInput && stepsRepeat(x)
 
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
         z.resize(t * bi * gh)
@@ -364,7 +372,11 @@ class RecurrentLayer: Layer, MultiIOLayer {
             if inMasks.count > 0 && maskGroups == 1 {
                 multiplyRows(xT.p, by: inMasks.p, into: xT.p, steps: t, batch: bi, width: d)
             }
-            if inMasks.count == 0 || maskGroups == 1 {
+            if repeatedInput {
+                // every step reads the same row (RepeatVector): project step 0, copy it to the others
+                sgemm(m: bi, n: gh, k: d, a: xT.p, lda: d, b: W, ldb: gh, beta: 1, c: z.p, ldc: gh)
+                for s in 1..<t { (z.p + s * bi * gh).update(from: z.p, count: bi * gh) }
+            } else if inMasks.count == 0 || maskGroups == 1 {
                 forEachRun { first, count, stride in
                     sgemm(m: count, n: gh, k: d, a: xT.p + first * d, lda: stride * d, b: W, ldb: gh, beta: 1,
                           c: z.p + first * gh, ldc: stride * gh)
@@ -451,6 +463,19 @@ class RecurrentLayer: Layer, MultiIOLayer {
         if s + 1 > run.upperBound { return run.upperBound * batch + i }
         if s + 1 <= run.lowerBound { return sharedRow.map { (s + 1) * batch + $0 } ?? i }
         return (s + 1) * batch + i
+    }
+
+    /// True when each row of x (B, T, D) holds the same vector at every step, as RepeatVector's
+    /// output does. A sequence that varies usually differs by step 1, so this stops early.
+    private func stepsRepeat(_ x: Tensor) -> Bool {
+        let b = x.shape[0], t = x.shape[1], d = inputDim
+        return x.data.withUnsafeBufferPointer { xp in
+            for i in 0..<b {
+                let row = xp.baseAddress! + i * t * d
+                for s in 1..<t where memcmp(row, row + s * d, d * 4) != 0 { return false }
+            }
+            return true
+        }
     }
 
     /// hs[toTime][to] = hs[fromTime][from], and the cell's own state likewise.
@@ -546,6 +571,31 @@ class RecurrentLayer: Layer, MultiIOLayer {
             return true
         }
         return zero(dh + i * units) && (1..<stateCount).allSatisfy { zero(cellStateGrad($0, row: i)) }
+    }
+
+    /// The recurrent kernel's gradient, hs^T dR over the computed entries, each gate's part times
+    /// its recurrent dropout mask.
+    private func recurrentKernelGradient() {
+        let bi = batch, t = steps, d = inputDim, h = units, gh = gateCount * h
+        params[1].grad.withUnsafeMutableBufferPointer { gu in
+            let cols = genericRecurrentColumns
+            if recMasks.count == 0 {
+                forEachRun { first, count, stride in
+                    sgemm(transA: true, m: h, n: cols, k: count, a: hs.p + first * h, lda: stride * h, b: dR.p + first * gh,
+                          ldb: stride * gh, beta: 1, c: gu.baseAddress!, ldc: gh)
+                }
+            } else {
+                wide.resize(t * bi * max(d, h))
+                var c = 0
+                while c < cols {
+                    let end = maskGroups == 1 ? cols : min(cols, (c / h + 1) * h)
+                    multiplyRows(hs.p, by: recurrentMask(column: c)!, into: wide.p, steps: t, batch: bi, width: h)
+                    sgemm(transA: true, m: h, n: end - c, k: t * bi, a: wide.p, lda: h, b: dR.p + c, ldb: gh,
+                          beta: 1, c: gu.baseAddress! + c, ldc: gh)
+                    c = end
+                }
+            }
+        }
     }
 
     /// The kernel and recurrent-kernel gradients of a skipping plan with one run per row (more
@@ -680,7 +730,19 @@ class RecurrentLayer: Layer, MultiIOLayer {
         }
 
         // Weight gradients as GEMMs over all (T*B) rows.
-        if runs != nil && steps >= perm.count && inMasks.count == 0 && recMasks.count == 0 {
+        if repeatedInput {
+            // x is the same at every step, so the kernel's gradient is x0^T (sum over steps of dZ)
+            dZSum.resize(bi * gh)
+            dZSum.p.update(from: dZ.p, count: bi * gh)
+            for s in 1..<t {
+                let src = dZ.p + s * bi * gh
+                for j in 0..<(bi * gh) { dZSum.p[j] += src[j] }
+            }
+            params[0].grad.withUnsafeMutableBufferPointer { gw in
+                sgemm(transA: true, m: d, n: gh, k: bi, a: xT.p, lda: d, b: dZSum.p, ldb: gh, beta: 1, c: gw.baseAddress!, ldc: gh)
+            }
+            recurrentKernelGradient()
+        } else if runs != nil && steps >= perm.count && inMasks.count == 0 && recMasks.count == 0 {
             gatheredWeightGradients()
         } else {
             params[0].grad.withUnsafeMutableBufferPointer { gw in
@@ -698,27 +760,16 @@ class RecurrentLayer: Layer, MultiIOLayer {
                     }
                 }
             }
-            params[1].grad.withUnsafeMutableBufferPointer { gu in
-                let cols = genericRecurrentColumns
-                if recMasks.count == 0 {
-                    forEachRun { first, count, stride in
-                        sgemm(transA: true, m: h, n: cols, k: count, a: hs.p + first * h, lda: stride * h, b: dR.p + first * gh,
-                              ldb: stride * gh, beta: 1, c: gu.baseAddress!, ldc: gh)
-                    }
-                } else {
-                    wide.resize(t * bi * max(d, h))
-                    var c = 0
-                    while c < cols {
-                        let end = maskGroups == 1 ? cols : min(cols, (c / h + 1) * h)
-                        multiplyRows(hs.p, by: recurrentMask(column: c)!, into: wide.p, steps: t, batch: bi, width: h)
-                        sgemm(transA: true, m: h, n: end - c, k: t * bi, a: wide.p, lda: h, b: dR.p + c, ldb: gh,
-                              beta: 1, c: gu.baseAddress! + c, ldc: gh)
-                        c = end
-                    }
-                }
-            }
+            recurrentKernelGradient()
         }
         params[2].grad.withUnsafeMutableBufferPointer { gb in
+            if repeatedInput {
+                for i in 0..<bi {
+                    let row = dZSum.p + i * gh
+                    for j in 0..<gh { gb[j] += row[j] }
+                }
+                return
+            }
             forEachRun { first, count, stride in
                 for k in 0..<count {
                     let row = dZ.p + (first + k * stride) * gh
