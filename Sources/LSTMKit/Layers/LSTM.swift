@@ -11,6 +11,12 @@ final class LSTM: RecurrentLayer {
     private let cs = FloatBuffer()      // (T+1, B, H) cell states, cs[0] = 0
     private let tanhC = FloatBuffer()   // (T, B, H) tanh of the new cell state
     private let dc = FloatBuffer()      // (B, H) dL/dc carried backwards
+    // The shared padding backward (backwardSharedPadding):
+    private let v = FloatBuffer()       // (4H, H+D) [U^T | W^T], one row per gate column
+    private let m = FloatBuffer()       // (2H, H+D) the step's map from [dc~, dh] to [dh_prev | dx]
+    private let coef = FloatBuffer()    // (6, H) the step's diagonal factors
+    private let padX = FloatBuffer()    // (B, 2H) the padding rows' [dc~, dh]
+    private let sums = FloatBuffer()    // (2, H) their sums
 
     init(name: String, config: LayerConfig) throws {
         unitForgetBias = try config.bool("unit_forget_bias", default: true)
@@ -74,6 +80,77 @@ final class LSTM: RecurrentLayer {
     override func prepareBackward() {
         dc.resize(batch * units)
         dc.zero()
+        if sharedRow != nil {
+            // [U^T | W^T] for backwardSharedPadding, from this batch's weights
+            let h = units, d = inputDim, g4 = 4 * h, w = h + d
+            v.resize(g4 * w); m.resize(2 * h * w); coef.resize(6 * h); sums.resize(2 * h); padX.resize(batch * 2 * h)
+            params[1].value.withUnsafeBufferPointer { up in
+            params[0].value.withUnsafeBufferPointer { wp in
+                for c in 0..<g4 {
+                    let row = v.p + c * w
+                    for k in 0..<h { row[k] = up[k * g4 + c] }
+                    for k in 0..<d { row[h + k] = wp[k * g4 + c] }
+                }
+            }}
+        }
+    }
+
+    override var hasSharedPaddingBackward: Bool { true }
+
+    /// Rows in their padding all read the shared row's gates at step s, so their backward is one
+    /// linear map of [dc~, dh] (dc~ = dc + dh*o*(1-tanh(c)^2)), the same for every row: with
+    /// dz = [dc~*a_i, dc~*a_f, dc~*a_g, dh*a_o] for the step's diagonal factors a,
+    /// dh_prev = dz U^T and dx = dz W^T become [dc~, dh] M with M (2H, H+D) built once per step
+    /// from U^T and W^T. Per row that is 2H*(H+D) multiply-adds instead of 4H*(H+D), and no dz is
+    /// stored: the weight gradients need only the rows' sum, which is the factors times the sums
+    /// of dc~ and dh.
+    override func backwardSharedPadding(_ s: Int, rows: Range<Int>, shared sh: Int, dh: UnsafePointer<Float>,
+                                        dhPrev: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                        _ U: UnsafePointer<Float>, _ W: UnsafePointer<Float>) {
+        let b = batch, h = units, d = inputDim, g4 = 4 * h, w = h + d, n = rows.count
+        let r = s * b + sh
+        let a = z.p + r * g4, cPrev = cs.p + r * h, tc = tanhC.p + r * h
+        let kb = coef.p, ki = kb + h, kf = ki + h, kg = kf + h, ko = kg + h, fg = ko + h
+        for k in 0..<h {
+            let i = a[k], f = a[h + k], g = a[2 * h + k], o = a[3 * h + k], t = tc[k]
+            kb[k] = o * (1 - t * t)
+            ki[k] = g * i * (1 - i)
+            kf[k] = cPrev[k] * f * (1 - f)
+            kg[k] = i * (1 - g * g)
+            ko[k] = t * o * (1 - o)
+            fg[k] = f
+        }
+        for k in 0..<h {
+            let vi = v.p + k * w, vf = v.p + (h + k) * w, vg = v.p + (2 * h + k) * w, vo = v.p + (3 * h + k) * w
+            let mc = m.p + k * w, mh = m.p + (h + k) * w
+            let ci = ki[k], cf = kf[k], cg = kg[k], co = ko[k]
+            for j in 0..<w {
+                mc[j] = ci * vi[j] + cf * vf[j] + cg * vg[j]
+                mh[j] = co * vo[j]
+            }
+        }
+        let sumC = sums.p, sumH = sums.p + h
+        sumC.update(repeating: 0, count: 2 * h)
+        for (q, i) in rows.enumerated() {
+            let x = padX.p + q * 2 * h, dci = dc.p + i * h, dhi = dh + i * h
+            for k in 0..<h {
+                let dct = dci[k] + dhi[k] * kb[k]
+                x[k] = dct
+                x[h + k] = dhi[k]
+                sumC[k] += dct
+                sumH[k] += dhi[k]
+                dci[k] = dct * fg[k]
+            }
+        }
+        sgemm(m: n, n: h, k: 2 * h, a: padX.p, lda: 2 * h, b: m.p, ldb: w, beta: 1, c: dhPrev + rows.lowerBound * h, ldc: h)
+        sgemm(m: n, n: d, k: 2 * h, a: padX.p, lda: 2 * h, b: m.p + h, ldb: w, beta: 0, c: dx + rows.lowerBound * d, ldc: d)
+        let dzs = dZ.p + (s * b + sh) * g4
+        for k in 0..<h {
+            dzs[k] = ki[k] * sumC[k]
+            dzs[h + k] = kf[k] * sumC[k]
+            dzs[2 * h + k] = kg[k] * sumC[k]
+            dzs[3 * h + k] = ko[k] * sumH[k]
+        }
     }
 
     override func backwardStep(_ s: Int, rows: Range<Int>, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {

@@ -164,6 +164,18 @@ class RecurrentLayer: Layer, MultiIOLayer {
                       _ U: UnsafePointer<Float>) {
         fatalError("abstract")
     }
+    /// True when the cell implements backwardSharedPadding.
+    var hasSharedPaddingBackward: Bool { false }
+    /// Backward of the padding rows `rows` at step s, which all read the shared row `sh`'s saved
+    /// values, in a form cheaper than stepping them one by one: add their dL/dh_{s-1} to dhPrev,
+    /// write their input gradients to dx (the step's (B, D) rows; W = kernel), put the sum of
+    /// their gate gradients in dZ[s][sh] (the weight GEMMs read only that), and carry their cell
+    /// state gradients.
+    func backwardSharedPadding(_ s: Int, rows: Range<Int>, shared sh: Int, dh: UnsafePointer<Float>,
+                               dhPrev: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                               _ U: UnsafePointer<Float>, _ W: UnsafePointer<Float>) {
+        fatalError("no shared padding backward")
+    }
     /// State beyond h (LSTM's c): copy row `from` at state index `fromTime` to row `to` at `toTime`.
     func copyCellState(fromTime: Int, _ from: Int, toTime: Int, _ to: Int) {}
     /// State k >= 1 (LSTM's c) of internal row `row` at state index `time`: (H) floats.
@@ -684,9 +696,14 @@ class RecurrentLayer: Layer, MultiIOLayer {
             }
         }
 
+        // With the cell's shared padding form, the padding rows' input gradients are computed in
+        // the step loop and the dx GEMM below covers only the computed entries.
+        let reduced = sharedRow != nil && hasSharedPaddingBackward
+        dxT.resize(t * bi * d)
         params[1].value.withUnsafeBufferPointer { up in
+        params[0].value.withUnsafeBufferPointer { wp in
         dy.data.withUnsafeBufferPointer { dyp in
-            let U = up.baseAddress!
+            let U = up.baseAddress!, W = wp.baseAddress!
             for s in stride(from: t - 1, through: 0, by: -1) {
                 dhs.update(from: dprev, count: bi * h)
                 if returnSequences {
@@ -705,13 +722,28 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 if sharedRow != nil && !returnSequences {
                     while liveEnd > active[s] && gradientIsZero(liveEnd - 1, dh: dhs) { liveEnd -= 1 }
                 }
-                let rows = sharedRow != nil ? 0..<liveEnd : 0..<active[s]
                 if sharedRow != nil { deadPaddingSteps += b - liveEnd }
+                let padding = active[s]..<max(active[s], liveEnd)
+                if reduced, let sh = sharedRow {
+                    // the cell's own form for the padding rows, which also writes their dx
+                    if padding.isEmpty {
+                        (dZ.p + (s * bi + sh) * gh).update(repeating: 0, count: gh)
+                    } else {
+                        backwardSharedPadding(s, rows: padding, shared: sh, dh: dhs, dhPrev: dprev,
+                                              dx: dxT.p + s * bi * d, U, W)
+                    }
+                }
+                let rows = sharedRow == nil || reduced ? 0..<active[s] : 0..<liveEnd
                 if !rows.isEmpty {
                     backwardStep(s, rows: rows, dh: dhs, dhPrev: dprev, U)
                     addRecurrentGrad(dR.p + s * bi * gh, rows: rows, cols: 0..<genericRecurrentColumns, into: dprev, U)
                 }
-                if let sh = sharedRow { gatherPaddingGradients(s, live: active[s]..<liveEnd, into: sh) }
+                if reduced {
+                    // rows past liveEnd are dead padding: no input gradient
+                    (dxT.p + (s * bi + padding.upperBound) * d).update(repeating: 0, count: (b - padding.upperBound) * d)
+                } else if let sh = sharedRow {
+                    gatherPaddingGradients(s, live: active[s]..<liveEnd, into: sh)
+                }
                 if let m = stepMask {
                     // masked rows carried h unchanged, so their gradient carries on unchanged too
                     for i in 0..<bi where m[s * bi + i] == 0 {
@@ -719,7 +751,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
                     }
                 }
             }
-        }}
+        }}}
         if startState != nil {
             // what flows out of step 0 is the initial states' gradient (no plan: row i is x's row i)
             initialStateGrads = (0..<stateCount).map { k in
@@ -780,11 +812,17 @@ class RecurrentLayer: Layer, MultiIOLayer {
         finishBackward()
 
         // dx = dZ W^T (times the input masks), back to batch-major and timestep order.
-        dxT.resize(t * bi * d)
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
             if inMasks.count == 0 || maskGroups == 1 {
-                if sharedRow != nil {
+                if reduced {
+                    // the padding entries were written in the step loop; the shared row's own
+                    // entries are computed along but never returned
+                    forEachRun { first, count, stride in
+                        sgemm(transB: true, m: count, n: d, k: gh, a: dZ.p + first * gh, lda: stride * gh, b: W, ldb: gh,
+                              beta: 0, c: dxT.p + first * d, ldc: stride * d)
+                    }
+                } else if sharedRow != nil {
                     // every real row has its own gate gradients at every step (the shared row's
                     // input gradient, computed along, is not returned)
                     sgemm(transB: true, m: t * bi, n: d, k: gh, a: dZ.p, lda: gh, b: W, ldb: gh, beta: 0, c: dxT.p, ldc: d)
