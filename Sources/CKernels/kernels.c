@@ -92,6 +92,32 @@ KERNEL void lk_lstm_backward(const float *restrict a, const float *restrict c_pr
     }
 }
 
+KERNEL void lk_lstm_padding_map(const float *restrict v, const float *restrict coef, float *restrict m, long h, long w) {
+    const float *ki = coef + h, *kf = coef + 2 * h, *kg = coef + 3 * h, *ko = coef + 4 * h;
+    for (long k = 0; k < h; k++) {
+        const float *vi = v + k * w, *vf = v + (h + k) * w, *vg = v + (2 * h + k) * w, *vo = v + (3 * h + k) * w;
+        float *mc = m + k * w, *mh = m + (h + k) * w;
+        float ci = ki[k], cf = kf[k], cg = kg[k], co = ko[k];
+        for (long j = 0; j < w; j++) {
+            mc[j] = ci * vi[j] + cf * vf[j] + cg * vg[j];
+            mh[j] = co * vo[j];
+        }
+    }
+}
+
+KERNEL void lk_lstm_padding_row(const float *restrict dh, float *restrict dc, const float *restrict coef,
+                                float *restrict x, float *restrict sums, long h) {
+    const float *kb = coef, *fg = coef + 5 * h;
+    for (long k = 0; k < h; k++) {
+        float dct = dc[k] + dh[k] * kb[k];
+        x[k] = dct;
+        x[h + k] = dh[k];
+        sums[k] += dct;
+        sums[h + k] += dh[k];
+        dc[k] = dct * fg[k];
+    }
+}
+
 KERNEL void lk_gru_forward(float *restrict z, const float *restrict inner, float *restrict inner_h,
                            const float *restrict h_prev, float *restrict h_next, long h) {
     for (long j = 0; j < h; j++) {

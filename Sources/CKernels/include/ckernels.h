@@ -23,6 +23,14 @@ void lk_lstm_forward(float *z, const float *c_prev, float *c_next, float *tanh_c
 void lk_lstm_backward(const float *a, const float *c_prev, const float *tanh_c, const float *dh,
                       float *dc, float *dz, long h);
 
+/* The LSTM's shared padding backward (LSTM.backwardSharedPadding). coef: (6h) the step's factors
+ * b, i, f, g, o and the forget gate. v: (4h, w) one row per gate column; m: (2h, w) receives rows
+ * k = i*v[k] + f*v[h+k] + g*v[2h+k] and h+k = o*v[3h+k]. */
+void lk_lstm_padding_map(const float *v, const float *coef, float *m, long h, long w);
+
+/* One padding row: dc~ = dc + dh*b; x = [dc~, dh] (2h); sums += x; dc = dc~ * forget gate. */
+void lk_lstm_padding_row(const float *dh, float *dc, const float *coef, float *x, float *sums, long h);
+
 /* GRU step with reset_after, one row. z: (3h) input preactivations (x W + b), activated in place;
  * inner: (3h) h_prev U + b_r; inner_h: (h) receives inner's hh part (saved for backward). */
 void lk_gru_forward(float *z, const float *inner, float *inner_h, const float *h_prev, float *h_next, long h);

@@ -105,8 +105,7 @@ final class LSTM: RecurrentLayer {
     /// stored: the weight gradients need only the rows' sum, which is the factors times the sums
     /// of dc~ and dh.
     override func backwardSharedPadding(_ s: Int, rows: Range<Int>, shared sh: Int, dh: UnsafePointer<Float>,
-                                        dhPrev: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
-                                        _ U: UnsafePointer<Float>, _ W: UnsafePointer<Float>) {
+                                        dhPrev: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         let b = batch, h = units, d = inputDim, g4 = 4 * h, w = h + d, n = rows.count
         let r = s * b + sh
         let a = z.p + r * g4, cPrev = cs.p + r * h, tc = tanhC.p + r * h
@@ -120,31 +119,14 @@ final class LSTM: RecurrentLayer {
             ko[k] = t * o * (1 - o)
             fg[k] = f
         }
-        for k in 0..<h {
-            let vi = v.p + k * w, vf = v.p + (h + k) * w, vg = v.p + (2 * h + k) * w, vo = v.p + (3 * h + k) * w
-            let mc = m.p + k * w, mh = m.p + (h + k) * w
-            let ci = ki[k], cf = kf[k], cg = kg[k], co = ko[k]
-            for j in 0..<w {
-                mc[j] = ci * vi[j] + cf * vf[j] + cg * vg[j]
-                mh[j] = co * vo[j]
-            }
-        }
-        let sumC = sums.p, sumH = sums.p + h
-        sumC.update(repeating: 0, count: 2 * h)
+        lk_lstm_padding_map(v.p, coef.p, m.p, h, w)
+        sums.zero()
         for (q, i) in rows.enumerated() {
-            let x = padX.p + q * 2 * h, dci = dc.p + i * h, dhi = dh + i * h
-            for k in 0..<h {
-                let dct = dci[k] + dhi[k] * kb[k]
-                x[k] = dct
-                x[h + k] = dhi[k]
-                sumC[k] += dct
-                sumH[k] += dhi[k]
-                dci[k] = dct * fg[k]
-            }
+            lk_lstm_padding_row(dh + i * h, dc.p + i * h, coef.p, padX.p + q * 2 * h, sums.p, h)
         }
         sgemm(m: n, n: h, k: 2 * h, a: padX.p, lda: 2 * h, b: m.p, ldb: w, beta: 1, c: dhPrev + rows.lowerBound * h, ldc: h)
         sgemm(m: n, n: d, k: 2 * h, a: padX.p, lda: 2 * h, b: m.p + h, ldb: w, beta: 0, c: dx + rows.lowerBound * d, ldc: d)
-        let dzs = dZ.p + (s * b + sh) * g4
+        let dzs = dZ.p + (s * b + sh) * g4, sumC = sums.p, sumH = sums.p + h
         for k in 0..<h {
             dzs[k] = ki[k] * sumC[k]
             dzs[h + k] = kf[k] * sumC[k]

@@ -168,12 +168,11 @@ class RecurrentLayer: Layer, MultiIOLayer {
     var hasSharedPaddingBackward: Bool { false }
     /// Backward of the padding rows `rows` at step s, which all read the shared row `sh`'s saved
     /// values, in a form cheaper than stepping them one by one: add their dL/dh_{s-1} to dhPrev,
-    /// write their input gradients to dx (the step's (B, D) rows; W = kernel), put the sum of
+    /// write their input gradients to dx (the step's (B, D) rows), put the sum of
     /// their gate gradients in dZ[s][sh] (the weight GEMMs read only that), and carry their cell
     /// state gradients.
     func backwardSharedPadding(_ s: Int, rows: Range<Int>, shared sh: Int, dh: UnsafePointer<Float>,
-                               dhPrev: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>,
-                               _ U: UnsafePointer<Float>, _ W: UnsafePointer<Float>) {
+                               dhPrev: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         fatalError("no shared padding backward")
     }
     /// State beyond h (LSTM's c): copy row `from` at state index `fromTime` to row `to` at `toTime`.
@@ -701,9 +700,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let reduced = sharedRow != nil && hasSharedPaddingBackward
         dxT.resize(t * bi * d)
         params[1].value.withUnsafeBufferPointer { up in
-        params[0].value.withUnsafeBufferPointer { wp in
         dy.data.withUnsafeBufferPointer { dyp in
-            let U = up.baseAddress!, W = wp.baseAddress!
+            let U = up.baseAddress!
             for s in stride(from: t - 1, through: 0, by: -1) {
                 dhs.update(from: dprev, count: bi * h)
                 if returnSequences {
@@ -730,7 +728,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
                         (dZ.p + (s * bi + sh) * gh).update(repeating: 0, count: gh)
                     } else {
                         backwardSharedPadding(s, rows: padding, shared: sh, dh: dhs, dhPrev: dprev,
-                                              dx: dxT.p + s * bi * d, U, W)
+                                              dx: dxT.p + s * bi * d)
                     }
                 }
                 let rows = sharedRow == nil || reduced ? 0..<active[s] : 0..<liveEnd
@@ -751,7 +749,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
                     }
                 }
             }
-        }}}
+        }}
         if startState != nil {
             // what flows out of step 0 is the initial states' gradient (no plan: row i is x's row i)
             initialStateGrads = (0..<stateCount).map { k in
