@@ -20,16 +20,18 @@ import Glibc
 ///   run of identical vectors (pre-padding with id 0; post-padding under go_backwards): from the
 ///   zero state, all those rows
 ///   follow one trajectory through the padding, so an extra internal row (`sharedRow`) computes
-///   it once and each row starts computing at its own padding length. Backward still steps
-///   every row back through its own padding, reading the shared row's saved values
-///   (`savedRow`), because the optimizers need each padding lookup's own input gradient: Keras's
-///   Adam adds the square of every lookup's gradient to the Embedding's second moment, and the
-///   square of a sum is not the sum of squares. The weight gradients are linear in the rows'
-///   gate gradients, so those are summed into the shared row and its one run feeds the weight
-///   GEMMs. Padding processed last (pre-padding under go_backwards, as in
+///   it once and each row starts computing at its own padding length. Backward still takes
+///   every row back through its own padding on the shared row's saved values (`savedRow`),
+///   because the optimizers need each padding lookup's own input gradient: Keras's Adam adds the
+///   square of every lookup's gradient to the Embedding's second moment, and the square of a sum
+///   is not the sum of squares. Since those rows all see the same gates, a cell may do them as one
+///   linear map per step (`backwardSharedPadding`, LSTM's costs half of stepping them one by one).
+///   The weight gradients are linear in the rows' gate gradients, so those are summed into the
+///   shared row and its one run feeds the weight GEMMs. Padding processed last (pre-padding under go_backwards, as in
 ///   Bidirectional's backward copy; post-padding forwards) comes after the rows' states have
 ///   diverged: nothing is shared there, every step is computed.
 /// Neither applies while dropout masks are drawn (training with dropout): every row differs then.
+/// An input that repeats one vector at every step (RepeatVector's) is projected once per row.
 ///
 /// Dropout follows Keras 3: one mask per sequence, fixed over all steps. With recurrent_dropout
 /// the cells run Keras's implementation 1, which draws one input mask and one recurrent mask per
