@@ -78,8 +78,11 @@ KERNEL void lk_lstm_forward(float *restrict z, const float *restrict c_prev, flo
     }
 }
 
-KERNEL void lk_lstm_backward(const float *restrict a, const float *restrict c_prev, const float *restrict tanh_c,
-                             const float *restrict dh, float *restrict dc, float *restrict dz, long h) {
+/* a and dz may be the same row (lk_lstm_backward_inplace): each unit's four gates are read before
+ * its four gradients are written. */
+static inline __attribute__((always_inline)) void lstm_backward(const float *a, const float *restrict c_prev,
+                                                                const float *restrict tanh_c, const float *restrict dh,
+                                                                float *restrict dc, float *dz, long h) {
     for (long j = 0; j < h; j++) {
         float ig = a[j], fg = a[h + j], gg = a[2 * h + j], og = a[3 * h + j];
         float dhj = dh[j], tcj = tanh_c[j];
@@ -90,6 +93,16 @@ KERNEL void lk_lstm_backward(const float *restrict a, const float *restrict c_pr
         dz[3 * h + j] = dhj * tcj * og * (1 - og);
         dc[j] = dcj * fg;
     }
+}
+
+KERNEL void lk_lstm_backward(const float *restrict a, const float *restrict c_prev, const float *restrict tanh_c,
+                             const float *restrict dh, float *restrict dc, float *restrict dz, long h) {
+    lstm_backward(a, c_prev, tanh_c, dh, dc, dz, h);
+}
+
+KERNEL void lk_lstm_backward_inplace(float *restrict az, const float *restrict c_prev, const float *restrict tanh_c,
+                                     const float *restrict dh, float *restrict dc, long h) {
+    lstm_backward(az, c_prev, tanh_c, dh, dc, az, h);
 }
 
 KERNEL void lk_lstm_padding_map(const float *restrict v, const float *restrict coef, float *restrict m, long h, long w) {

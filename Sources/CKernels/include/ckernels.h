@@ -22,6 +22,8 @@ void lk_lstm_forward(float *z, const float *c_prev, float *c_next, float *tanh_c
  * dL/dc_prev; dz: (4h) written. */
 void lk_lstm_backward(const float *a, const float *c_prev, const float *tanh_c, const float *dh,
                       float *dc, float *dz, long h);
+/* The same with dz written over the gates a (az). */
+void lk_lstm_backward_inplace(float *az, const float *c_prev, const float *tanh_c, const float *dh, float *dc, long h);
 
 /* The LSTM's shared padding backward (LSTM.backwardSharedPadding). coef: (6h) the step's factors
  * b, i, f, g, o and the forget gate. v: (4h, w) one row per gate column; m: (2h, w) receives rows

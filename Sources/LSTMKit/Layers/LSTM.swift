@@ -96,6 +96,7 @@ final class LSTM: RecurrentLayer {
     }
 
     override var hasSharedPaddingBackward: Bool { true }
+    override var gateGradsOverwriteZ: Bool { true }
 
     /// Rows in their padding all read the shared row's gates at step s, so their backward is one
     /// linear map of [dc~, dh] (dc~ = dc + dh*o*(1-tanh(c)^2)), the same for every row: with
@@ -138,8 +139,12 @@ final class LSTM: RecurrentLayer {
     override func backwardStep(_ s: Int, rows: Range<Int>, dh: UnsafePointer<Float>, dhPrev: UnsafeMutablePointer<Float>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g4 = 4 * h
         for i in rows where !isMasked(s, i) {   // a masked row's dc passes through unchanged
-            let r = s * b + savedRow(s, i)
-            lk_lstm_backward(z.p + r * g4, cs.p + r * h, tanhC.p + r * h, dh + i * h, dc.p + i * h, dZ.p + (s * b + i) * g4, h)
+            let r = s * b + savedRow(s, i), at = s * b + i
+            if r == at {
+                lk_lstm_backward_inplace(z.p + r * g4, cs.p + r * h, tanhC.p + r * h, dh + i * h, dc.p + i * h, h)
+            } else {
+                lk_lstm_backward(z.p + r * g4, cs.p + r * h, tanhC.p + r * h, dh + i * h, dc.p + i * h, dZ.p + at * g4, h)
+            }
         }
     }
 }
