@@ -54,7 +54,7 @@ final class GRU: RecurrentLayer {
 
     override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g3 = 3 * h
-        let zs = z.p + s * b * g3
+        let zs = zStep(s)
         let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
         if resetAfter {
             params[2].value.withUnsafeBufferPointer { bias in

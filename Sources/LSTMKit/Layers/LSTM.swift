@@ -50,7 +50,7 @@ final class LSTM: RecurrentLayer {
 
     override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g4 = 4 * h
-        let zs = z.p + s * b * g4
+        let zs = zStep(s)
         let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
         let cPrev = cs.p + s * b * h, cNext = cPrev + b * h
         addRecurrent(hPrev, rows: rows, cols: 0..<g4, into: zs, ldc: g4, U)

@@ -381,8 +381,13 @@ class RecurrentLayer: Layer, MultiIOLayer {
         repeatedInput = runs == nil && t > 1 && (inMasks.count == 0 || maskGroups == 1)
             && RecurrentLayer.shareRepeatedInput && stepsRepeat(x)
 
+        // A forward-only pass over a plain plan projects the input a few steps at a time, just
+        // before the steps read it, into a ring of zRingSteps steps (see forwardOnly).
+        zRingSteps = forwardOnly && runs == nil && inMasks.count == 0 && !repeatedInput && t > 2 * RecurrentLayer.zChunk
+            ? RecurrentLayer.zChunk : 0
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
-        z.resize(t * bi * gh)
+        z.resize((zRingSteps > 0 ? zRingSteps : t) * bi * gh)
+        if zRingSteps == 0 {
         params[2].value.withUnsafeBufferPointer { bias in
             forEachRun { first, count, stride in
                 for k in 0..<count { (z.p + (first + k * stride) * gh).update(from: bias.baseAddress!, count: gh) }
@@ -410,6 +415,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 }
             }
         }
+        }
 
         hs.resize((t + 1) * bi * h)
         hs.p.update(repeating: 0, count: bi * h)
@@ -427,6 +433,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         params[1].value.withUnsafeBufferPointer { up in
             let U = up.baseAddress!
             for s in 0..<t {
+                if zRingSteps > 0 && s % zRingSteps == 0 { projectRing(from: s) }
                 if active[s] > 0 { forwardStep(s, rows: 0..<active[s], U) }
                 if let sh = sharedRow, s < sharedSteps { forwardStep(s, rows: sh..<(sh + 1), U) }
                 // rows whose run starts at step s+1 start from the shared trajectory or the zero state
@@ -496,6 +503,32 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 for s in 1..<t where memcmp(row, row + s * d, d * 4) != 0 { return false }
             }
             return true
+        }
+    }
+
+    /// Set by the model around passes that backward will not follow (predict, evaluate): the
+    /// input projection then lives in a ring of a few steps instead of (T, B, G*H), which for
+    /// the IMDB model at batch 256 is 245 MB written once and read back from memory; the ring
+    /// stays in cache. The other saved values are kept (final states and masked rows read them).
+    var forwardOnly = false
+    static let zChunk = 16
+    /// Steps in z's ring, 0 when z holds every step.
+    private(set) var zRingSteps = 0
+
+    /// The step s rows of z: its preactivations, which the cell activates in place.
+    @inline(__always)
+    final func zStep(_ s: Int) -> UnsafeMutablePointer<Float> {
+        z.p + (zRingSteps > 0 ? s % zRingSteps : s) * batch * gateCount * units
+    }
+
+    /// Fills the ring with the input projection of steps s..<s+zRingSteps (bias, then x W).
+    private func projectRing(from s: Int) {
+        let bi = batch, d = inputDim, gh = gateCount * units, n = min(zRingSteps, steps - s)
+        params[2].value.withUnsafeBufferPointer { bias in
+            for r in 0..<(n * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
+        }
+        params[0].value.withUnsafeBufferPointer { wp in
+            sgemm(m: n * bi, n: gh, k: d, a: xT.p + s * bi * d, lda: d, b: wp.baseAddress!, ldb: gh, beta: 1, c: z.p, ldc: gh)
         }
     }
 
@@ -670,6 +703,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     }
 
     func backward(_ dy: Tensor) -> Tensor {
+        precondition(zRingSteps == 0, "\(name): backward after a forward-only pass")
         let bi = batch, b = perm.count, t = steps, d = inputDim, h = units, gh = gateCount * h
         dZ.resize(t * bi * gh)
         if recurrentGradIsSeparate { dRSeparate.resize(t * bi * gh) }

@@ -27,7 +27,7 @@ final class SimpleRNN: RecurrentLayer {
     // z[s]: (B, H) preactivation, activated in place, which is also h_{s+1} for real steps.
     override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units
-        let zs = z.p + s * b * h
+        let zs = zStep(s)
         let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
         addRecurrent(hPrev, rows: rows, cols: 0..<h, into: zs, ldc: h, U)
         for i in rows {

@@ -196,7 +196,9 @@ extension Model {
     private func runPart(x: Tensor, y: Tensor, share: Double, stack: [Layer], outShape: [Int],
                          settings: CompileSettings, train: Bool, rng: inout Rng) -> (loss: Double, metrics: [Double]) {
         let width = outShape.last!
+        Model.setForwardOnly(!train, stack)
         let out = forward(x, training: train, rng: &rng, through: stack)
+        Model.setForwardOnly(false, stack)
         let rows = out.count / width
         let kind = settings.loss.kind
         let fused = fusedOutputLayer(for: kind, in: stack)
@@ -341,6 +343,15 @@ extension Model {
         return shape
     }
 
+    /// Tells the recurrent layers of a stack whether backward will follow the next forward
+    /// (RecurrentLayer.forwardOnly).
+    static func setForwardOnly(_ on: Bool, _ stack: [Layer]) {
+        for layer in stack {
+            if let r = layer as? RecurrentLayer { r.forwardOnly = on }
+            if let bi = layer as? Bidirectional { bi.forwardLayer.forwardOnly = on; bi.backwardLayer.forwardOnly = on }
+        }
+    }
+
     /// Inference over x in batches, written into out (predictShape(x) elements).
     func predict(x: DataView, batchSize: Int, into out: UnsafeMutablePointer<Float>) throws {
         let outShape = try prepare(x: x, y: nil)
@@ -360,6 +371,8 @@ extension Model {
             WorkerPool.shared.run(parts: parts.count) { w in
                 var rng = Rng(seed: 0)   // inference draws nothing
                 let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
+                Model.setForwardOnly(true, stacks[w])
+                defer { Model.setForwardOnly(false, stacks[w]) }
                 let y = forward(x.gather(rows), training: false, rng: &rng, through: stacks[w])
                 (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
             }
