@@ -9,9 +9,11 @@
  *   packed   two threads, each one sgemv on a private copy of its columns, into a private buffer
  * and prints the best of 200 runs of each (thread start included for the split variants).
  * The per-step elementwise work is a stand-in; only the products and the synchronisation count.
+ * A third argument "unaligned" puts U 16 bytes past a cache line, as a Swift array's storage is.
  *
  * Build: cc -O2 -o matvec_split bench/matvec_split.c -lopenblas -lpthread
  * Run:   OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 ./matvec_split 100 600   (M1)
+ *        OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 ./matvec_split 100 600 unaligned
  *        OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 ./matvec_split 256 39    (M4)
  */
 #include <cblas.h>
@@ -64,11 +66,14 @@ static void *worker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: matvec_split H T\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: matvec_split H T [unaligned]\n"); return 2; }
+    int unaligned = argc > 3 && strcmp(argv[3], "unaligned") == 0;
     H = atoi(argv[1]); T = atoi(argv[2]);
     if (H < 32 || T < 1) { fprintf(stderr, "H >= 32 and T >= 1\n"); return 2; }
     split_at = H / 2 / 16 * 16;
-    U = malloc(sizeof(float) * H * 4 * H);
+    /* on a cache line, as the engine's FloatBuffer, or 16 bytes past one */
+    float *block = aligned_alloc(64, sizeof(float) * H * 4 * H + 64);
+    U = block + (unaligned ? 4 : 0);
     z = malloc(sizeof(float) * T * 4 * H);
     h = malloc(sizeof(float) * (T + 1) * H);
     for (int i = 0; i < H * 4 * H; i++) U[i] = ((i * 7) % 13 - 6) * 0.001f;
@@ -102,6 +107,6 @@ int main(int argc, char **argv) {
             if (el < split[variant]) split[variant] = el;
         }
     }
-    printf("H=%d T=%d  single %.3f ms  split4 %.3f ms  packed %.3f ms\n", H, T, single * 1e3, split[0] * 1e3, split[1] * 1e3);
+    printf("H=%d T=%d%s  single %.3f ms  split4 %.3f ms  packed %.3f ms\n", H, T, unaligned ? " unaligned" : "", single * 1e3, split[0] * 1e3, split[1] * 1e3);
     return 0;
 }
