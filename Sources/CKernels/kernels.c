@@ -64,6 +64,26 @@ KERNEL void lk_exp(float *p, long n) {
     for (long j = 0; j < n; j++) p[j] = lk_expf(p[j]);
 }
 
+KERNEL void lk_softmax_rows(float *p, long rows, long width) {
+    /* the order of the sums may change (vectorised): rounding only */
+#if defined(__clang__)
+#pragma clang fp reassociate(on)
+#endif
+    for (long r = 0; r < rows; r++) {
+        float *row = p + r * width;
+        float mx = row[0];
+        for (long j = 1; j < width; j++) mx = row[j] > mx ? row[j] : mx;
+        float s = 0;
+        for (long j = 0; j < width; j++) {
+            float e = lk_expf(row[j] - mx);
+            row[j] = e;
+            s += e;
+        }
+        float inv = 1.0f / s;
+        for (long j = 0; j < width; j++) row[j] *= inv;
+    }
+}
+
 KERNEL void lk_lstm_forward(float *restrict z, const float *restrict c_prev, float *restrict c_next,
                             float *restrict tanh_c, float *restrict h_next, long h) {
     float *zi = z, *zf = z + h, *zg = z + 2 * h, *zo = z + 3 * h;

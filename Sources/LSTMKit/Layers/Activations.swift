@@ -7,18 +7,7 @@ func applyActivation(_ activation: Activation, _ p: UnsafeMutablePointer<Float>,
     case .relu: for i in 0..<n where p[i] < 0 { p[i] = 0 }
     case .sigmoid: sigmoidInPlace(p, n)
     case .tanh: tanhInPlace(p, n)
-    case .softmax:
-        for r in 0..<rows {
-            let row = p + r * width
-            var mx = row[0]
-            for j in 1..<max(width, 1) { mx = max(mx, row[j]) }
-            for j in 0..<width { row[j] -= mx }
-            expInPlace(row, width)
-            var s: Float = 0
-            for j in 0..<width { s += row[j] }
-            let inv = 1 / s
-            for j in 0..<width { row[j] *= inv }
-        }
+    case .softmax: if width > 0 { softmaxRowsInPlace(p, rows: rows, width: width) }
     }
 }
 

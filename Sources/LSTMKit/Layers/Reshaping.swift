@@ -29,9 +29,11 @@ final class RepeatVector: Layer {
         let b = x.shape[0], d = x.shape[1]
         inShape = x.shape
         var y = Tensor(zeros: [b, n, d])
-        for i in 0..<b {
-            for t in 0..<n {
-                for j in 0..<d { y.data[(i * n + t) * d + j] = x.data[i * d + j] }
+        y.data.withUnsafeMutableBufferPointer { yp in
+            x.data.withUnsafeBufferPointer { xp in
+                for i in 0..<b {
+                    for t in 0..<n { (yp.baseAddress! + (i * n + t) * d).update(from: xp.baseAddress! + i * d, count: d) }
+                }
             }
         }
         return (y, nil)
@@ -41,9 +43,15 @@ final class RepeatVector: Layer {
     func backward(_ dy: Tensor) -> Tensor {
         let b = inShape[0], d = inShape[1]
         var dx = Tensor(zeros: inShape)
-        for i in 0..<b {
-            for t in 0..<n {
-                for j in 0..<d { dx.data[i * d + j] += dy.data[(i * n + t) * d + j] }
+        dx.data.withUnsafeMutableBufferPointer { dxp in
+            dy.data.withUnsafeBufferPointer { dyp in
+                for i in 0..<b {
+                    let out = dxp.baseAddress! + i * d
+                    for t in 0..<n {
+                        let row = dyp.baseAddress! + (i * n + t) * d
+                        for j in 0..<d { out[j] += row[j] }
+                    }
+                }
             }
         }
         return dx

@@ -12,3 +12,5 @@ import CKernels
 func sigmoidInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) { lk_sigmoid(p, n) }
 func tanhInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) { lk_tanh(p, n) }
 func expInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) { lk_exp(p, n) }
+/// Each of `rows` rows of `width` floats replaced by its softmax.
+func softmaxRowsInPlace(_ p: UnsafeMutablePointer<Float>, rows: Int, width: Int) { lk_softmax_rows(p, rows, width) }
