@@ -870,19 +870,14 @@ class RecurrentLayer: Layer, MultiIOLayer {
         params[0].value.withUnsafeBufferPointer { wp in
             let W = wp.baseAddress!
             if inMasks.count == 0 || maskGroups == 1 {
-                if reduced {
-                    // the padding entries were written in the step loop; the shared row's own
-                    // entries are computed along but never returned
-                    forEachRun { first, count, stride in
-                        sgemm(transB: true, m: count, n: d, k: gh, a: dZ.p + first * gh, lda: stride * gh, b: W, ldb: gh,
-                              beta: 0, c: dxT.p + first * d, ldc: stride * d)
-                    }
-                } else if sharedRow != nil {
+                if sharedRow != nil && !reduced {
                     // every real row has its own gate gradients at every step (the shared row's
                     // input gradient, computed along, is not returned)
                     sgemm(transB: true, m: t * bi, n: d, k: gh, a: dZ.p, lda: gh, b: W, ldb: gh, beta: 0, c: dxT.p, ldc: d)
                 } else {
-                    if runs != nil { dxT.zero() }   // the steps not computed have no input gradient
+                    // Steps not computed have no input gradient, except under the cell's shared
+                    // padding form, which wrote the padding entries in the step loop.
+                    if runs != nil && !reduced { dxT.zero() }
                     forEachRun { first, count, stride in
                         sgemm(transB: true, m: count, n: d, k: gh, a: dZ.p + first * gh, lda: stride * gh, b: W, ldb: gh,
                               beta: 0, c: dxT.p + first * d, ldc: stride * d)
