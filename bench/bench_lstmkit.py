@@ -42,6 +42,8 @@ ap.add_argument("--warmup", type=int, default=3, help="untimed warm-up train ste
 ap.add_argument("--infer-batches", type=int, default=4, help="batches of 256 per predict() call")
 ap.add_argument("--infer-reps", type=int, default=3)
 ap.add_argument("--lat-n", type=int, default=30, help="batch-1 calls timed")
+ap.add_argument("--dtype-policy", default="float32", choices=["float32", "mixed_bfloat16"],
+                help="compile's dtype_policy; mixed_bfloat16 reports as framework lstmkit-bf16")
 ap.add_argument("--no-c-latency", action="store_true", help="skip the C batch-1 latency")
 ap.add_argument("--latency-bin", default=os.environ.get("LSTMKIT_LATENCY_BIN", ""),
                 help="bench/latency binary (default: build it into a temporary folder)")
@@ -51,6 +53,8 @@ args = ap.parse_args()
 # threads from ../shared/peers.
 os.environ["LSTMKIT_NUM_THREADS"] = str(args.threads)
 FRAMEWORK = "lstmkit" if args.threads == 2 else "lstmkit-%dt" % args.threads
+if args.dtype_policy == "mixed_bfloat16":
+    FRAMEWORK += "-bf16"
 
 sys.path.insert(0, str(PEERS))
 sys.path.insert(0, str(REPO / "bindings" / "python"))
@@ -106,7 +110,7 @@ def build_model():
         loss = "sparse_categorical_crossentropy"
     try:
         model = lstmkit.Sequential(stack)
-        model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+        model.compile(optimizer="adam", loss=loss, metrics=["accuracy"], dtype_policy=args.dtype_policy)
     except lstmkit.BadConfigError as exc:  # the library refuses a layer or an option it lacks
         raise Unsupported(str(exc)) from exc
     except (TypeError, ValueError) as exc:  # the binding refuses, e.g. an unknown layer object

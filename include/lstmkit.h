@@ -119,6 +119,8 @@ extern "C" {
 #define LSTMKIT_E_BUFFER_TOO_SMALL     -7  /* caller buffer too small; needed size reported      */
 #define LSTMKIT_E_CANCELLED            -8  /* the progress callback asked to stop; model usable  */
 #define LSTMKIT_E_NUMERIC              -9  /* loss became NaN or Inf; last good weights kept     */
+#define LSTMKIT_E_UNSUPPORTED         -10  /* this machine lacks what the request needs (e.g.   */
+                                           /* mixed_bfloat16 without oneDNN or BF16 instructions) */
 #define LSTMKIT_E_INTERNAL            -99  /* a bug in lstmkit; please report the message        */
 
 /* Element types of lstmkit_array. */

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what lstmkit needs on a fresh Debian machine with Swift (OpenBLAS and a C compiler from
-# Debian's packages, numpy/pandas/matplotlib/pytest from PyPI) and builds .build/release/liblstmkit.so.
+# Installs what lstmkit needs on a fresh Debian machine with Swift (OpenBLAS, oneDNN for the
+# mixed_bfloat16 policy and a C compiler from Debian's packages, numpy/pandas/matplotlib/pytest
+# from PyPI) and builds .build/release/liblstmkit.so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pkg in libopenblas-dev gcc binutils make; do
+for pkg in libopenblas-dev libdnnl-dev gcc binutils make; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -10,6 +10,7 @@ public enum Status: Int32, Sendable {
     case bufferTooSmall = -7
     case cancelled = -8
     case numeric = -9
+    case unsupported = -10
     case `internal` = -99
 }
 

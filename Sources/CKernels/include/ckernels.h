@@ -52,4 +52,6 @@ void lk_gru_backward(const float *a, const float *h_prev, const float *dh, const
 /* dz = dy * act'(y) from the activated output y: kind 0 tanh, 1 sigmoid. */
 void lk_activation_backward(int kind, const float *y, const float *dy, float *dz, long n);
 
+#include "lk_bf16.h"
+
 #endif

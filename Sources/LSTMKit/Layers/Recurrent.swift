@@ -114,6 +114,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private let dhPrevBuf = FloatBuffer()   // (B, H) what flows into step s-1
     private let dxT = FloatBuffer()         // (T, B, D) input gradient, time-major
     private let alignedU = FloatBuffer()    // the recurrent kernel on a cache line, for few-row steps
+    private let kernel16 = BFloat16Copy()   // under mixed_bfloat16: the recurrent kernel, converted once a pass
+    private var recurrentKernel16: UnsafePointer<UInt16>? = nil
     private let dZSum = FloatBuffer()       // (B, G*H) dZ summed over the steps, for a repeated input
     /// Every row reads the same vector at every step (a RepeatVector's output): the input
     /// projection and the kernel's gradient are computed once per row instead of once per step.
@@ -226,15 +228,17 @@ class RecurrentLayer: Layer, MultiIOLayer {
                             into dst: UnsafeMutablePointer<Float>, ldc: Int, _ U: UnsafePointer<Float>) {
         let m = rows.count, h = units, gh = gateCount * h
         let hPrev = hPrev + rows.lowerBound * h, dst = dst + rows.lowerBound * ldc
+        let u16 = recurrentKernel16
         guard recMasks.count > 0 else {
-            sgemm(m: m, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, ldb: gh, beta: 1, c: dst, ldc: ldc)
+            sgemm(m: m, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, b16: u16.map { $0 + cols.lowerBound },
+                  ldb: gh, beta: 1, c: dst, ldc: ldc)
             return
         }
         var c = cols.lowerBound
         while c < cols.upperBound {
             let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
             multiplyRows(hPrev, by: recurrentMask(column: c)! + rows.lowerBound * h, into: hm.p, steps: 1, batch: m, width: h)
-            sgemm(m: m, n: end - c, k: h, a: hm.p, lda: h, b: U + c, ldb: gh, beta: 1,
+            sgemm(m: m, n: end - c, k: h, a: hm.p, lda: h, b: U + c, b16: u16.map { $0 + c }, ldb: gh, beta: 1,
                   c: dst + (c - cols.lowerBound), ldc: ldc)
             c = end
         }
@@ -247,15 +251,16 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let b = rows.count, h = units, gh = gateCount * h
         let dRs = dRs + rows.lowerBound * gh, dhPrev = dhPrev + rows.lowerBound * h
         if cols.isEmpty { return }
+        let u16 = recurrentKernel16
         guard recMasks.count > 0 else {
             sgemm(transB: true, m: b, n: h, k: cols.count, a: dRs + cols.lowerBound, lda: gh,
-                  b: U + cols.lowerBound, ldb: gh, beta: 1, c: dhPrev, ldc: h)
+                  b: U + cols.lowerBound, b16: u16.map { $0 + cols.lowerBound }, ldb: gh, beta: 1, c: dhPrev, ldc: h)
             return
         }
         var c = cols.lowerBound
         while c < cols.upperBound {
             let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
-            sgemm(transB: true, m: b, n: h, k: end - c, a: dRs + c, lda: gh, b: U + c, ldb: gh,
+            sgemm(transB: true, m: b, n: h, k: end - c, a: dRs + c, lda: gh, b: U + c, b16: u16.map { $0 + c }, ldb: gh,
                   beta: 0, c: hm.p, ldc: h)
             let m = recurrentMask(column: c)! + rows.lowerBound * h
             for i in 0..<(b * h) { dhPrev[i] += hm.p[i] * m[i] }
@@ -442,6 +447,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 alignedU.p.update(from: U, count: up.count)
                 U = UnsafePointer(alignedU.p)
             }
+            recurrentKernel16 = kernel16.refresh(U, rows: h, cols: gh)
+            defer { recurrentKernel16 = nil }
             for s in 0..<t {
                 if zRingSteps > 0 && s % zRingSteps == 0 { projectRing(from: s) }
                 if active[s] > 0 { forwardStep(s, rows: 0..<active[s], U) }
@@ -756,6 +763,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
         params[1].value.withUnsafeBufferPointer { up in
         dy.data.withUnsafeBufferPointer { dyp in
             let U = up.baseAddress!
+            recurrentKernel16 = kernel16.refresh(U, rows: h, cols: gh)
+            defer { recurrentKernel16 = nil }
             for s in stride(from: t - 1, through: 0, by: -1) {
                 dhs.update(from: dprev, count: bi * h)
                 if returnSequences {

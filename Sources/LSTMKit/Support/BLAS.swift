@@ -1,3 +1,4 @@
+import CKernels
 import CPlatform
 import Glibc
 
@@ -111,6 +112,11 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                   alpha, b, Int32(ldb), a, incA, beta, c, 1)
         return
     }
+    if lk_bf16_thread_enabled() != 0 && alpha == 1 && (beta == 0 || beta == 1) {
+        // mixed_bfloat16 (Support/BFloat16.swift); a failed product is redone in float32 and reported
+        if lk_bf16_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc) == 0 { return }
+        BFloat16Products.recordFailure()
+    }
     blasSgemm(cblasRowMajor, transA ? cblasTrans : cblasNoTrans, transB ? cblasTrans : cblasNoTrans,
               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
@@ -133,4 +139,17 @@ struct ComputeFloatMode {
         defer { lstmkit_restore_fp_control(ours) }
         return try body()
     }
+}
+
+/// sgemm where B also exists as a bfloat16 copy (BFloat16Copy, same layout and ldb): under
+/// mixed_bfloat16 the product reads the copy instead of converting B again.
+@inline(__always)
+func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, b16: UnsafePointer<UInt16>?, ldb: Int,
+           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if let b16, m > 1, k > 0, n > 0, beta == 0 || beta == 1 {
+        if lk_bf16_gemm_b16(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b16, ldb, beta, c, ldc) == 0 { return }
+        BFloat16Products.recordFailure()
+    }
+    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }

@@ -166,10 +166,13 @@ extension Model {
             WorkerPool.shared.run(parts: parts.count) { w in
                 let rows = idx[(idx.startIndex + parts[w].lowerBound)..<(idx.startIndex + parts[w].upperBound)]
                 var partRng = Rng(seed: seeds[w])
-                out[w] = runPart(x: x.gather(rows), y: y.gather(rows), share: Double(rows.count) / total,
-                                 stack: stacks[w], outShape: outShape, settings: settings, train: train, rng: &partRng)
+                out[w] = BFloat16Products.with(settings.dtypePolicy) {
+                    runPart(x: x.gather(rows), y: y.gather(rows), share: Double(rows.count) / total,
+                            stack: stacks[w], outShape: outShape, settings: settings, train: train, rng: &partRng)
+                }
             }
         }
+        try BFloat16Products.throwRecordedFailure()
         let loss = results.reduce(0) { $0 + $1.loss }
         if train {
             guard loss.isFinite else { throw LSTMKitError(.numeric, "the loss became \(loss)") }
@@ -227,6 +230,7 @@ extension Model {
              progress: ((Progress) -> Bool)?) throws {
         let settings = try requireCompiled()
         try BLASLibrary.require()
+        try BFloat16Products.require(settings.dtypePolicy)
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
         let outShape = try prepare(x: x, y: y)
@@ -330,6 +334,7 @@ extension Model {
         try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
         try checkStatefulBatches(rows: x.rows, batchSize: batchSize, what: "x")
         try BLASLibrary.require()
+        try BFloat16Products.require(settings.dtypePolicy)
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
         return try evaluate(x: x, y: y, rows: 0..<x.rows, batchSize: batchSize, settings: settings, outShape: outShape)
@@ -358,7 +363,9 @@ extension Model {
         try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
         try checkStatefulBatches(rows: x.rows, batchSize: batchSize, what: "x")
         let per = outShape.reduce(1, *)
+        let policy = compiled?.dtypePolicy ?? .float32
         try BLASLibrary.require()
+        try BFloat16Products.require(policy)
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
         var start = 0
@@ -373,9 +380,10 @@ extension Model {
                 let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
                 Model.setForwardOnly(true, stacks[w])
                 defer { Model.setForwardOnly(false, stacks[w]) }
-                let y = forward(x.gather(rows), training: false, rng: &rng, through: stacks[w])
+                let y = BFloat16Products.with(policy) { forward(x.gather(rows), training: false, rng: &rng, through: stacks[w]) }
                 (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
             }
+            try BFloat16Products.throwRecordedFailure()
             start = end
         }
     }

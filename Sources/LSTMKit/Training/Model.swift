@@ -26,9 +26,12 @@ final class Model {
         /// The identifiers as given to compile, and the metrics they name.
         let metricIdentifiers: [String]
         let metrics: [Metric]
+        let dtypePolicy: DTypePolicy
         var json: JSON {
-            .object(["optimizer": optimizer.config, "loss": .string(loss.kind.rawValue),
-                     "metrics": .array(metricIdentifiers.map { .string($0) })])
+            var c: [String: JSON] = ["optimizer": optimizer.config, "loss": .string(loss.kind.rawValue),
+                                     "metrics": .array(metricIdentifiers.map { .string($0) })]
+            if dtypePolicy != .float32 { c["dtype_policy"] = .string(dtypePolicy.rawValue) }
+            return .object(c)
         }
     }
 
@@ -293,8 +296,16 @@ final class Model {
                 identifiers.append(s)
             }
         }
+        var policy = DTypePolicy.float32
+        if let p = obj["dtype_policy"], !p.isNull {
+            guard let name = p.stringValue, let parsed = DTypePolicy(rawValue: name) else {
+                throw LSTMKitError(.badConfig, "'dtype_policy' must be \(DTypePolicy.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or ")), got \(p.serialized())")
+            }
+            policy = parsed
+        }
         compiled = CompileSettings(loss: LossFunction(kind: loss), optimizer: optimizer,
-                                   metricIdentifiers: identifiers, metrics: try Metric.parse(identifiers))
+                                   metricIdentifiers: identifiers, metrics: try Metric.parse(identifiers),
+                                   dtypePolicy: policy)
     }
 
     var config: JSON {

@@ -16,6 +16,7 @@ __all__ = [
     "BufferTooSmallError",
     "CancelledError",
     "NumericError",
+    "UnsupportedError",
     "InternalError",
     "error_for_status",
 ]
@@ -72,13 +73,18 @@ class NumericError(LSTMKitError, ArithmeticError):
     status = -9
 
 
+class UnsupportedError(LSTMKitError, RuntimeError):
+    """The machine lacks what the request needs (mixed_bfloat16 without oneDNN or BF16 instructions)."""
+    status = -10
+
+
 class InternalError(LSTMKitError, RuntimeError):
     status = -99
 
 
 _BY_STATUS = {cls.status: cls for cls in (
     InvalidArgumentError, BadConfigError, WrongStateError, LSTMKitIOError, FormatError,
-    NoMemoryError, BufferTooSmallError, CancelledError, NumericError, InternalError)}
+    NoMemoryError, BufferTooSmallError, CancelledError, NumericError, UnsupportedError, InternalError)}
 
 
 def error_for_status(status, message):

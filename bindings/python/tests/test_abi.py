@@ -75,7 +75,7 @@ def test_every_header_function_has_a_ctypes_declaration():
 
 def test_header_constants_match_the_binding():
     for name in ("OK", "E_INVALID_ARGUMENT", "E_BAD_CONFIG", "E_WRONG_STATE", "E_IO", "E_FORMAT",
-                 "E_NO_MEMORY", "E_BUFFER_TOO_SMALL", "E_CANCELLED", "E_NUMERIC", "E_INTERNAL",
+                 "E_NO_MEMORY", "E_BUFFER_TOO_SMALL", "E_CANCELLED", "E_NUMERIC", "E_UNSUPPORTED", "E_INTERNAL",
                  "FLOAT32", "INT32", "EVENT_BATCH_END", "EVENT_EPOCH_END", "PAD_PRE", "PAD_POST"):
         assert getattr(_capi, name) == header_macro("LSTMKIT_" + name), name
     classes = {
@@ -83,7 +83,7 @@ def test_header_constants_match_the_binding():
         "WRONG_STATE": errors.WrongStateError, "IO": errors.LSTMKitIOError,
         "FORMAT": errors.FormatError, "NO_MEMORY": errors.NoMemoryError,
         "BUFFER_TOO_SMALL": errors.BufferTooSmallError, "CANCELLED": errors.CancelledError,
-        "NUMERIC": errors.NumericError, "INTERNAL": errors.InternalError,
+        "NUMERIC": errors.NumericError, "UNSUPPORTED": errors.UnsupportedError, "INTERNAL": errors.InternalError,
     }
     for suffix, cls in classes.items():
         status = header_macro("LSTMKIT_E_" + suffix)

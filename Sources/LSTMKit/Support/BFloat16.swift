@@ -1,0 +1,69 @@
+import CKernels
+
+/// How a model computes, Keras's dtype policy names. mixed_bfloat16 keeps weights, optimizer
+/// state, activations and every elementwise step in float32, as Keras's policy of that name keeps
+/// its variables, and rounds only the operands of the matrix products to bfloat16, accumulating in
+/// float32 (Keras also stores the layers' outputs in bfloat16; lstmkit does not, which costs
+/// nothing here and keeps the cells' state exact to float32).
+enum DTypePolicy: String, CaseIterable {
+    case float32
+    case mixedBFloat16 = "mixed_bfloat16"
+}
+
+/// The bfloat16 products (Sources/CKernels/bf16_gemm.c): oneDNN, opened at first use.
+enum BFloat16Products {
+    /// Throws .unsupported, saying why, when the policy cannot run on this machine.
+    static func require(_ policy: DTypePolicy) throws {
+        guard policy == .mixedBFloat16 else { return }
+        if lk_bf16_open() != 0 {
+            throw LSTMKitError(.unsupported, "dtype_policy 'mixed_bfloat16': \(String(cString: lk_bf16_error()))")
+        }
+    }
+
+    /// Runs body with the calling thread's products in the policy's precision (sgemm reads it).
+    static func with<T>(_ policy: DTypePolicy, _ body: () throws -> T) rethrows -> T {
+        lk_bf16_set_thread_enabled(policy == .mixedBFloat16 ? 1 : 0)
+        defer { lk_bf16_set_thread_enabled(0) }
+        return try body()
+    }
+
+    private static let lock = Mutex()
+    private static var firstFailure: String? = nil
+
+    /// A product oneDNN failed (sgemm then computed it in float32); the computing entry point
+    /// reports it after the batch with takeFailure().
+    static func recordFailure() {
+        let message = String(cString: lk_bf16_error())
+        lock.withLock { if firstFailure == nil { firstFailure = message } }
+    }
+
+    /// Throws the first failure recorded since the last call, if any.
+    static func throwRecordedFailure() throws {
+        let failure = lock.withLock { () -> String? in
+            defer { firstFailure = nil }
+            return firstFailure
+        }
+        if let failure { throw LSTMKitError(.internal, "a bfloat16 product failed: \(failure)") }
+    }
+}
+
+/// A bfloat16 copy of a weight matrix, made once per pass for the products that read it at
+/// every step (lk_bf16_gemm_b16).
+final class BFloat16Copy {
+    private var storage: UnsafeMutablePointer<UInt16>? = nil
+    private var capacity = 0
+
+    deinit { storage?.deallocate() }
+
+    /// src (rows, cols), compact, converted; nil unless this thread computes in bfloat16.
+    func refresh(_ src: UnsafePointer<Float>, rows: Int, cols: Int) -> UnsafePointer<UInt16>? {
+        guard lk_bf16_thread_enabled() != 0 else { return nil }
+        if rows * cols > capacity {
+            storage?.deallocate()
+            storage = .allocate(capacity: rows * cols)
+            capacity = rows * cols
+        }
+        lk_bf16_convert(src, cols, storage!, rows, cols)
+        return UnsafePointer(storage!)
+    }
+}

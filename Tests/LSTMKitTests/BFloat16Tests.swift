@@ -1,0 +1,103 @@
+import CKernels
+import XCTest
+@testable import LSTMKit
+
+/// The mixed_bfloat16 products (Sources/CKernels/bf16_gemm.c) against OpenBLAS's float32 GEMM
+/// of the same operands rounded to bfloat16 first: both accumulate in float32, so they agree to
+/// float32 rounding. Skipped where oneDNN or the CPU's bfloat16 instructions are missing.
+final class BFloat16Tests: XCTestCase {
+    func testRoundingIsToNearestEven() {
+        let src: [Float] = [1, 1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-8 + 0x1p-20, -2.5, .infinity, 0x1p-130]
+        var dst = [Float](repeating: 0, count: src.count)
+        lk_bf16_round(src, &dst, src.count)
+        XCTAssertEqual(Array(dst.prefix(6)), [1, 1, 1 + 0x1p-6, 1 + 0x1p-7, -2.5, .infinity])
+        var nan: Float = .nan
+        var out: Float = 0
+        lk_bf16_round(&nan, &out, 1)
+        XCTAssertTrue(out.isNaN)
+    }
+
+    private func requireBF16() throws {
+        if lk_bf16_open() != 0 { throw XCTSkip(String(cString: lk_bf16_error())) }
+    }
+
+    private func rounded(_ a: [Float]) -> [Float] {
+        var out = a
+        lk_bf16_round(a, &out, a.count)
+        return out
+    }
+
+    /// Every transpose combination, padded leading dimensions, beta 0 and 1, and the variant whose
+    /// B is converted beforehand and addressed at a column offset (a gate block of a kernel).
+    func testProductsMatchFloat32OnRoundedOperands() throws {
+        try requireBF16()
+        var rng = Rng(seed: 5)
+        for (m, n, k) in [(2, 3, 5), (17, 40, 33), (64, 400, 100), (130, 96, 257)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    for beta: Float in [0, 1] {
+                        let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 5, ldc = n + 2
+                        let a = (0..<((ta ? k : m) * lda)).map { _ in rng.uniform() * 2 - 1 }
+                        let b = (0..<((tb ? n : k) * ldb)).map { _ in rng.uniform() * 2 - 1 }
+                        let c0 = (0..<(m * ldc)).map { _ in rng.uniform() }
+                        var want = c0
+                        let ra = rounded(a), rb = rounded(b)
+                        sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: ra, lda: lda, b: rb, ldb: ldb, beta: beta, c: &want, ldc: ldc)
+                        var got = c0
+                        XCTAssertEqual(lk_bf16_gemm(ta ? 1 : 0, tb ? 1 : 0, m, n, k, a, lda, b, ldb, beta, &got, ldc), 0,
+                                       String(cString: lk_bf16_error()))
+                        let what = "m \(m) n \(n) k \(k) ta \(ta) tb \(tb) beta \(beta)"
+                        XCTAssertTrue(String(cString: lk_bf16_last_impl()).count > 0, what)
+                        assertClose(got, want, n: n, ldc: ldc, scale: Float(k), what)
+
+                        // B converted once, read from column 3 on (n - 3 columns)
+                        guard n > 3, !tb else { continue }
+                        var b16 = [UInt16](repeating: 0, count: k * ldb)
+                        lk_bf16_convert(b, ldb, &b16, k, ldb)
+                        var want2 = c0, got2 = c0
+                        rb.withUnsafeBufferPointer { p in
+                            sgemm(transA: ta, m: m, n: n - 3, k: k, a: ra, lda: lda, b: p.baseAddress! + 3, ldb: ldb, beta: beta,
+                                  c: &want2, ldc: ldc)
+                        }
+                        b16.withUnsafeBufferPointer { p in
+                            XCTAssertEqual(lk_bf16_gemm_b16(ta ? 1 : 0, 0, m, n - 3, k, a, lda, p.baseAddress! + 3, ldb, beta,
+                                                            &got2, ldc), 0)
+                        }
+                        assertClose(got2, want2, n: n - 3, ldc: ldc, scale: Float(k), what + " (b16)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testOtherBetasAreRefused() throws {
+        try requireBF16()
+        let a: [Float] = [1, 2, 3, 4], b: [Float] = [1, 0, 0, 1]
+        var c: [Float] = [7, 7, 7, 7]
+        XCTAssertNotEqual(lk_bf16_gemm(0, 0, 2, 2, 2, a, 2, b, 2, 0.5, &c, 2), 0)
+        XCTAssertEqual(c, [7, 7, 7, 7])
+        XCTAssertTrue(String(cString: lk_bf16_error()).contains("beta"))
+    }
+
+    /// The policy reaches the products of every worker thread and goes away afterwards.
+    func testPolicyIsPerThreadAndScoped() throws {
+        try requireBF16()
+        XCTAssertEqual(lk_bf16_thread_enabled(), 0)
+        BFloat16Products.with(.mixedBFloat16) { XCTAssertEqual(lk_bf16_thread_enabled(), 1) }
+        XCTAssertEqual(lk_bf16_thread_enabled(), 0)
+    }
+
+    private func assertClose(_ got: [Float], _ want: [Float], n: Int, ldc: Int, scale: Float, _ what: String,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        var worst: Float = 0
+        for i in 0..<(got.count / ldc) {
+            for j in 0..<ldc {
+                let e = abs(got[i * ldc + j] - want[i * ldc + j])
+                // columns past n (the padding of ldc) must be untouched
+                if j >= n { XCTAssertEqual(got[i * ldc + j], want[i * ldc + j], what, file: file, line: line) }
+                worst = max(worst, e)
+            }
+        }
+        XCTAssertLessThan(worst, 4e-7 * scale + 1e-6, what, file: file, line: line)
+    }
+}
