@@ -180,7 +180,11 @@ void lstmkit_model_free(lstmkit_model *model);
  * (a name or {"class_name": ..., hyperparameters}, Keras 3's defaults; clipnorm, clipvalue or
  * global_clipnorm; learning_rate may be {"class_name": "ExponentialDecay", "config": {...}}).
  * Losses: binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy,
- * mse, mae. Metrics are reported under the names given, as Keras's history keys. */
+ * mse, mae. Metrics are reported under the names given, as Keras's history keys.
+ * "dtype_policy": "float32" (default) or "mixed_bfloat16": the matrix products then take
+ * bfloat16 operands and accumulate in float32 (weights, optimizer state and everything else stay
+ * float32); it needs oneDNN (Debian's libdnnl2, opened at first use) and a CPU with AVX512-BF16
+ * or AMX, else fit, evaluate and predict fail with LSTMKIT_E_UNSUPPORTED. Saved with the model. */
 int lstmkit_model_compile(lstmkit_model *model, const char *compile_json);
 
 /* Writes text into buf (capacity bytes); *needed receives the size including the NUL.

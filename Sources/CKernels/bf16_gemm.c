@@ -170,7 +170,7 @@ typedef struct {
 /* Per thread: the primitives of recent shapes (the recurrent layers' step products come in a few
  * dozen shapes as rows finish their sequences), a stream, and the bfloat16 copies of the
  * operands. Kept for the thread's life: the engine's workers live as long as the process. */
-enum { SLOTS = 512 };
+enum { SLOTS = 1024, PROBES = 8 };
 static __thread Entry *cache;
 static __thread dnnl_stream_t stream;
 static __thread uint16_t *bufA, *bufB;
@@ -277,13 +277,27 @@ static int run(int trans_a, int trans_b, long m, long n, long k, const uint16_t 
     unsigned long hash = (unsigned long)m * 73856093u ^ (unsigned long)n * 19349663u ^ (unsigned long)k * 83492791u
                          ^ (unsigned long)ldc * 2654435761u ^ (unsigned long)ldb * 40503u
                          ^ (unsigned long)(key.trans_a | key.trans_b << 1 | key.accumulate << 2);
-    Entry *e = &cache[hash % SLOTS];
-    if (!e->prim || e->m != m || e->n != n || e->k != k || e->ldb != ldb || e->ldc != ldc ||
-        e->trans_a != key.trans_a || e->trans_b != key.trans_b || e->accumulate != key.accumulate) {
+    /* open addressing over a few slots: two shapes in use together must not keep evicting each
+     * other (building a primitive compiles a kernel) */
+    Entry *e = NULL;
+    for (unsigned long probe = 0; probe < PROBES; probe++) {
+        Entry *slot = &cache[(hash + probe) % SLOTS];
+        if (!slot->prim) { e = slot; break; }
+        if (slot->m == m && slot->n == n && slot->k == k && slot->ldb == ldb && slot->ldc == ldc &&
+            slot->trans_a == key.trans_a && slot->trans_b == key.trans_b && slot->accumulate == key.accumulate) {
+            e = slot;
+            goto found;
+        }
+    }
+    if (!e) {
+        e = &cache[hash % SLOTS];
         release(e);
+    }
+    {
         int r = build(e, &key);
         if (r) return r;
     }
+found:;
     dnnl_status_t s;
     if ((s = p_dnnl_memory_set_data_handle(e->a, bufA)) != dnnl_success ||
         (s = p_dnnl_memory_set_data_handle(e->b, (void *)b16)) != dnnl_success ||

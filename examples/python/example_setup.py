@@ -21,21 +21,25 @@ def data_dir():
 
 
 def parser(description, epochs, rows_help, batch_size=None):
-    """--epochs, --rows, --batch-size (when the script has a default for it), --seed and --out;
-    a script adds its own options to what this returns."""
+    """--epochs, --rows, --batch-size (when the script has a default for it), --seed,
+    --dtype-policy and --out; a script adds its own options to what this returns."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--rows", type=int, default=None, help=rows_help)
     if batch_size is not None:
         p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
+    p.add_argument("--dtype-policy", default="float32", choices=["float32", "mixed_bfloat16"],
+                   help="mixed_bfloat16: matrix products on bfloat16 operands (lstmkit.mixed_precision)")
     p.add_argument("--out", type=Path, default=REPO / "out")
     return p
 
 
 def parse(p):
-    """Parses the command line and seeds lstmkit when --seed was given."""
+    """Parses the command line, seeds lstmkit when --seed was given and sets the dtype policy
+    the script's compile will use."""
     args = p.parse_args()
     if args.seed is not None:
         lstmkit.utils.set_random_seed(args.seed)
+    lstmkit.mixed_precision.set_global_policy(args.dtype_policy)
     return args

@@ -102,6 +102,13 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         }
         return
     }
+    if lk_bf16_thread_enabled() != 0 && alpha == 1 && (beta == 0 || beta == 1) {
+        // mixed_bfloat16 (Support/BFloat16.swift), single rows included, so that a row's result
+        // does not depend on the batch it came in; a failed product is redone in float32 and
+        // reported
+        if lk_bf16_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc) == 0 { return }
+        BFloat16Products.recordFailure()
+    }
     if m == 1 {
         // One row (batch-1 inference, the shared padding row): OpenBLAS's GEMM takes its
         // small-matrix path here, which was 10% slower than its matrix-vector kernel on the
@@ -111,11 +118,6 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         blasSgemv(cblasRowMajor, transB ? cblasNoTrans : cblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
                   alpha, b, Int32(ldb), a, incA, beta, c, 1)
         return
-    }
-    if lk_bf16_thread_enabled() != 0 && alpha == 1 && (beta == 0 || beta == 1) {
-        // mixed_bfloat16 (Support/BFloat16.swift); a failed product is redone in float32 and reported
-        if lk_bf16_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc) == 0 { return }
-        BFloat16Products.recordFailure()
     }
     blasSgemm(cblasRowMajor, transA ? cblasTrans : cblasNoTrans, transB ? cblasTrans : cblasNoTrans,
               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -147,7 +149,7 @@ struct ComputeFloatMode {
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, b16: UnsafePointer<UInt16>?, ldb: Int,
            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if let b16, m > 1, k > 0, n > 0, beta == 0 || beta == 1 {
+    if let b16, k > 0, n > 0, beta == 0 || beta == 1 {
         if lk_bf16_gemm_b16(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b16, ldb, beta, c, ldc) == 0 { return }
         BFloat16Products.recordFailure()
     }

@@ -6,11 +6,11 @@
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
 """
 
-from . import callbacks, layers, optimizers, preprocessing, sequence, text, utils
+from . import callbacks, layers, mixed_precision, optimizers, preprocessing, sequence, text, utils
 from ._capi import library_path, library_version
 from .errors import (BadConfigError, BufferTooSmallError, CancelledError, FormatError,
                      InternalError, InvalidArgumentError, LSTMKitError, LSTMKitIOError,
-                     NoMemoryError, NumericError, WrongStateError)
+                     NoMemoryError, NumericError, UnsupportedError, WrongStateError)
 from .layers import Input
 from .models import Model, Sequential, load_model
 
@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Sequential", "Model", "load_model", "Input", "layers", "text", "sequence", "utils", "callbacks",
-    "optimizers", "preprocessing", "library_version", "library_path", "LSTMKitError",
+    "optimizers", "mixed_precision", "preprocessing", "library_version", "library_path", "LSTMKitError",
     "InvalidArgumentError", "BadConfigError", "WrongStateError", "LSTMKitIOError", "FormatError",
-    "NoMemoryError", "BufferTooSmallError", "CancelledError", "NumericError", "InternalError",
+    "NoMemoryError", "BufferTooSmallError", "CancelledError", "NumericError", "UnsupportedError",
+    "InternalError",
 ]

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from . import _capi
+from . import _capi, mixed_precision
 from ._arrays import c_array, float_ptr, labels
 from .callbacks import Callback, History, ProgbarLogger, summary_line
 from .errors import InvalidArgumentError
@@ -227,10 +227,16 @@ class _EngineModel:
 
     # ---- training ----
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, dtype_policy=None, **kwargs):
+        """dtype_policy: "float32" or "mixed_bfloat16" (see lstmkit.mixed_precision); None takes
+        the global policy."""
         if hasattr(optimizer, "get_config"):
             optimizer = optimizer.get_config()
         config = {"optimizer": optimizer, "loss": loss, "metrics": list(metrics or [])}
+        policy = mixed_precision.global_policy() if dtype_policy is None else dtype_policy
+        policy = getattr(policy, "name", policy)
+        if policy != "float32":
+            config["dtype_policy"] = policy
         config.update(kwargs)
         _capi.check(_capi.lstmkit_model_compile(self._live(), json.dumps(config).encode("utf-8")))
         self._loss = loss

@@ -166,3 +166,32 @@ def test_missing_onednn_gives_a_clear_error():
     assert len(lines) == 2, out.stdout
     assert "mixed_bfloat16" in lines[0]
     assert "/nonexistent/libdnnl.so.2" in lines[0] or "bfloat16 instructions" in lines[0]
+
+
+def test_global_policy_is_the_compile_default(monkeypatch):
+    """keras.mixed_precision's way: set the global policy, then compile without naming one."""
+    sent = []
+    real = lstmkit._capi.lstmkit_model_compile
+    monkeypatch.setattr(lstmkit._capi, "lstmkit_model_compile", lambda h, js: sent.append(json.loads(js)) or real(h, js))
+    model = lstmkit.Sequential([Input(shape=(4,)), Dense(2)])
+    try:
+        lstmkit.mixed_precision.set_global_policy("mixed_bfloat16")
+        assert lstmkit.mixed_precision.global_policy().compute_dtype == "bfloat16"
+        model.compile(optimizer="adam", loss="mse")
+        model.compile(optimizer="adam", loss="mse", dtype_policy="float32")
+    finally:
+        lstmkit.mixed_precision.set_global_policy("float32")
+    assert sent[0]["dtype_policy"] == "mixed_bfloat16"
+    assert "dtype_policy" not in sent[1]
+    with pytest.raises(ValueError):
+        lstmkit.mixed_precision.set_global_policy("mixed_float16")
+
+
+@needs_bf16
+def test_a_rows_prediction_does_not_depend_on_its_batch(rng):
+    """Single rows take the bfloat16 products too, so a row predicts the same alone or batched."""
+    x = rng.integers(1, 30, size=(9, 14)).astype(np.int32)
+    model = bf16_model([Input(shape=(14,), dtype="int32"), Embedding(30, 8), LSTM(16), Dense(3)])
+    together = model.predict(x, batch_size=9, verbose=0)
+    alone = np.concatenate([model.predict(x[i:i + 1], verbose=0) for i in range(len(x))])
+    np.testing.assert_allclose(alone, together, rtol=0, atol=1e-6)
