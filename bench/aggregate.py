@@ -178,14 +178,15 @@ if real:
                "see about the same machine):")
     out.append("")
     out.append("| recipe | padding (train rows) | lstmkit s | lstmkit, skip off s | keras s "
-               "| keras / lstmkit | same in CPU s | skip off / lstmkit | rounds |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "| keras / lstmkit | same in CPU s | skip off / lstmkit | lstmkit bf16 s | keras / lstmkit bf16 "
+               "| rounds |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     order = [k for k in RECIPE_TITLES if k in real] + sorted(k for k in real if k not in RECIPE_TITLES)
     for recipe in order:
         fws = real[recipe]
         medians = {fw: (statistics.median(v) if v else None) for fw, v in
                ((fw, [epoch_seconds(x) for x in fws.get(fw, {}).values() if epoch_seconds(x)])
-                for fw in ("lstmkit", "lstmkit-noskip", "keras"))}
+                for fw in ("lstmkit", "lstmkit-noskip", "lstmkit-bf16", "keras"))}
 
         def ratio(num, den, value=epoch_seconds):
             rs = [value(fws[num][k]) / value(fws[den][k])
@@ -204,7 +205,8 @@ if real:
         out.append(f"| {recipe} | {pad} | {fmt(medians['lstmkit'])} | {fmt(medians['lstmkit-noskip'])} "
                    f"| {fmt(medians['keras'])} | {ratio('keras', 'lstmkit')} "
                    f"| {ratio('keras', 'lstmkit', epoch_cpu_seconds)} "
-                   f"| {ratio('lstmkit-noskip', 'lstmkit')} | {rounds} |")
+                   f"| {ratio('lstmkit-noskip', 'lstmkit')} | {fmt(medians['lstmkit-bf16'])} "
+                   f"| {ratio('keras', 'lstmkit-bf16')} | {rounds} |")
     out.append("")
     out.append("Every run: epoch seconds (CPU seconds of the process in that epoch); est. = median "
                "step time × steps (training only); load = 1-minute load average at start/end.")

@@ -48,7 +48,8 @@ VALIDATION_SPLIT = 0.1
 ap = argparse.ArgumentParser()
 ap.add_argument("--recipe", choices=RECIPES + ["imdb_real_M1"], default="imdb_lstm",
                 help="imdb_real_M1 is the old name of imdb_lstm")
-ap.add_argument("--framework", choices=["lstmkit", "lstmkit-noskip", "keras"], default="lstmkit")
+ap.add_argument("--framework", choices=["lstmkit", "lstmkit-noskip", "lstmkit-bf16", "keras"], default="lstmkit",
+                help="lstmkit-bf16: compile with dtype_policy mixed_bfloat16")
 ap.add_argument("--epochs", type=int, default=1)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--max-steps", type=int, default=0,
@@ -66,6 +67,9 @@ if args.recipe == "imdb_real_M1":
 if args.framework.startswith("lstmkit"):
     os.environ["LSTMKIT_NUM_THREADS"] = str(args.threads)
     os.environ["LSTMKIT_PADDING_SKIP"] = "0" if args.framework == "lstmkit-noskip" else "1"
+    if args.framework == "lstmkit-bf16":
+        import lstmkit
+        lstmkit.mixed_precision.set_global_policy("mixed_bfloat16")
 else:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -231,7 +235,7 @@ print("RESULT " + json.dumps({
     "versions": versions,
     "tokenizer": "lstmkit",
     "threads": args.threads,
-    "padding_skip": args.framework == "lstmkit",
+    "padding_skip": args.framework in ("lstmkit", "lstmkit-bf16"),
     "rows": len(x),
     "fit_rows": n_fit,
     "data": info,

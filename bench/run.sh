@@ -10,7 +10,8 @@
 #   ROUNDS      rounds (default 3)
 #   MODELS      models (default "M1 M2 M3 M3rd0 M4")
 #   FRAMEWORKS  default "lstmkit keras keras-xla torch torch-nomkldnn onnxruntime gemm"
-#               lstmkit-1t runs the engine on 1 thread instead of 2
+#               lstmkit-1t runs the engine on 1 thread instead of 2; lstmkit-bf16 compiles
+#               with dtype_policy mixed_bfloat16 (also in REAL_IMDB)
 #               (onnxruntime runs the .onnx file torch exported earlier in the same round, so it
 #               needs torch too; gemm = ../shared/peers/gemm_ref.py at 2 and 1 threads)
 #   REAL_IMDB   frameworks for the real-data epochs (bench/real_imdb_epoch.py), run after the
@@ -80,6 +81,7 @@ for m in $MODELS; do
       lstmkit*)
         extra=""
         case $fw in *-1t) extra="$extra --threads 1" ;; esac
+        case $fw in *-bf16*) extra="$extra --dtype-policy mixed_bfloat16" ;; esac
         CONFIGS+=("$fw:$m|$LSTMKIT_PY|$HERE/bench_lstmkit.py $m$extra") ;;
     esac
   done

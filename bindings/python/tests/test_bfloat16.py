@@ -195,3 +195,30 @@ def test_a_rows_prediction_does_not_depend_on_its_batch(rng):
     together = model.predict(x, batch_size=9, verbose=0)
     alone = np.concatenate([model.predict(x[i:i + 1], verbose=0) for i in range(len(x))])
     np.testing.assert_allclose(alone, together, rtol=0, atol=1e-6)
+
+
+@needs_bf16
+@pytest.mark.parametrize("make", [
+    lambda: lstmkit.layers.SimpleRNN(12, return_sequences=True),
+    lambda: lstmkit.layers.GRU(12),
+    lambda: lstmkit.layers.GRU(12, reset_after=False),
+    lambda: lstmkit.layers.Bidirectional(LSTM(12)),
+    lambda: LSTM(12, dropout=0.2, recurrent_dropout=0.2),
+], ids=["simple_rnn", "gru", "gru_reset_before", "bilstm", "lstm_dropout"])
+def test_every_recurrent_layer_runs_and_trains_close_to_float32(rng, make):
+    """The other cells and options under the policy: predictions within bfloat16's precision of
+    float32's on the same weights, and a few training batches give nearly the same losses."""
+    x = rng.integers(1, 40, size=(64, 15)).astype(np.int32)
+    y = (x[:, -1] < 20).astype(np.float32)
+    out = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        lstmkit.utils.set_random_seed(11)
+        model = lstmkit.Sequential([Input(shape=(15,), dtype="int32"), Embedding(40, 8), make(),
+                                    lstmkit.layers.Flatten(), Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", dtype_policy=policy)
+        before = model.predict(x, verbose=0)
+        history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, seed=5)
+        out[policy] = (before, np.array(history.history["loss"]))
+    (p32, l32), (p16, l16) = out["float32"], out["mixed_bfloat16"]
+    assert 1e-6 < np.max(np.abs(p16 - p32)) < 1e-2
+    assert np.all(np.isfinite(l16)) and np.max(np.abs(l16 - l32)) < 1e-2
