@@ -70,6 +70,23 @@ void lk_bf16_convert(const float *src, long ld, uint16_t *dst, long rows, long c
     convert_plain(src, ld, dst, rows, cols);
 }
 
+/* rounded copies of small products' operands, per thread and slot */
+static __thread float *scratch[2];
+static __thread long scratch_cap[2];
+
+float *lk_bf16_rounded_copy(const float *src, long ld, long rows, long cols, int slot) {
+    long n = rows * cols;
+    if (slot < 0 || slot > 1) return NULL;
+    if (n > scratch_cap[slot]) {
+        free(scratch[slot]);
+        scratch[slot] = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+        scratch_cap[slot] = scratch[slot] ? n : 0;
+        if (!scratch[slot]) return NULL;
+    }
+    for (long i = 0; i < rows; i++) lk_bf16_round(src + i * ld, scratch[slot] + i * cols, cols);
+    return scratch[slot];
+}
+
 static __thread int thread_enabled;
 void lk_bf16_set_thread_enabled(int on) { thread_enabled = on != 0; }
 int lk_bf16_thread_enabled(void) { return thread_enabled; }
@@ -170,7 +187,7 @@ typedef struct {
 /* Per thread: the primitives of recent shapes (the recurrent layers' step products come in a few
  * dozen shapes as rows finish their sequences), a stream, and the bfloat16 copies of the
  * operands. Kept for the thread's life: the engine's workers live as long as the process. */
-enum { SLOTS = 1024, PROBES = 8 };
+enum { SLOTS = 4096, PROBES = 16 };
 static __thread Entry *cache;
 static __thread dnnl_stream_t stream;
 static __thread uint16_t *bufA, *bufB;
@@ -310,12 +327,27 @@ found:;
     return 0;
 }
 
-static int convert_a(int trans_a, long m, long k, const float *a, long lda) {
-    if (grow(&bufA, &capA, m * k)) {
+/* src (rows, cols; row stride ld) converted into dst (prows, pcols) compact, the rows and
+ * columns past src's zero. */
+static void convert_padded(const float *src, long ld, uint16_t *dst, long rows, long cols, long prows, long pcols) {
+    if (pcols == cols) {
+        lk_bf16_convert(src, ld, dst, rows, cols);
+    } else {
+        for (long i = 0; i < rows; i++) {
+            lk_bf16_convert(src + i * ld, ld, dst + i * pcols, 1, cols);
+            memset(dst + i * pcols + cols, 0, (size_t)(pcols - cols) * sizeof(uint16_t));
+        }
+    }
+    if (prows > rows) memset(dst + rows * pcols, 0, (size_t)((prows - rows) * pcols) * sizeof(uint16_t));
+}
+
+/* A into bufA with its k padded to kp (zeros). */
+static int convert_a(int trans_a, long m, long k, long kp, const float *a, long lda) {
+    if (grow(&bufA, &capA, m * kp)) {
         snprintf(thread_error, sizeof thread_error, "out of memory for the bfloat16 operands");
         return -3;
     }
-    if (trans_a) lk_bf16_convert(a, lda, bufA, k, m); else lk_bf16_convert(a, lda, bufA, m, k);
+    if (trans_a) convert_padded(a, lda, bufA, k, m, kp, m); else convert_padded(a, lda, bufA, m, k, m, kp);
     return 0;
 }
 
@@ -323,20 +355,24 @@ int lk_bf16_gemm(int trans_a, int trans_b, long m, long n, long k, const float *
                  const float *b, long ldb, float beta, float *c, long ldc) {
     int r = start_call(beta);
     if (r || m <= 0 || n <= 0 || k <= 0) return r;
-    if ((r = convert_a(trans_a, m, k, a, lda))) return r;
-    if (grow(&bufB, &capB, k * n)) {
+    /* Both operands are converted here, so k can be padded with zeros to a multiple of 32: a k
+     * that varies (the number of entries a weight gradient sums) then takes a few primitives
+     * instead of one per value, each compiled when first used. */
+    long kp = (k + 31) & ~31L;
+    if ((r = convert_a(trans_a, m, k, kp, a, lda))) return r;
+    if (grow(&bufB, &capB, kp * n)) {
         snprintf(thread_error, sizeof thread_error, "out of memory for the bfloat16 operands");
         return -3;
     }
-    if (trans_b) lk_bf16_convert(b, ldb, bufB, n, k); else lk_bf16_convert(b, ldb, bufB, k, n);
-    return run(trans_a, trans_b, m, n, k, bufB, trans_b ? k : n, beta, c, ldc);
+    if (trans_b) convert_padded(b, ldb, bufB, n, k, n, kp); else convert_padded(b, ldb, bufB, k, n, kp, n);
+    return run(trans_a, trans_b, m, n, kp, bufB, trans_b ? kp : n, beta, c, ldc);
 }
 
 int lk_bf16_gemm_b16(int trans_a, int trans_b, long m, long n, long k, const float *a, long lda,
                      const uint16_t *b16, long ldb, float beta, float *c, long ldc) {
     int r = start_call(beta);
     if (r || m <= 0 || n <= 0 || k <= 0) return r;
-    if ((r = convert_a(trans_a, m, k, a, lda))) return r;
+    if ((r = convert_a(trans_a, m, k, k, a, lda))) return r;
     return run(trans_a, trans_b, m, n, k, b16, ldb, beta, c, ldc);
 }
 

@@ -70,6 +70,40 @@ final class BFloat16Tests: XCTestCase {
         }
     }
 
+    /// The engine's sgemm under the policy: small products go to OpenBLAS on rounded operands,
+    /// large ones to oneDNN, and both give the product of the rounded operands; a rounded B
+    /// given beforehand (BFloat16Copy) is used as is.
+    func testRoutedProductsAreTheRoundedProduct() throws {
+        try requireBF16()
+        var rng = Rng(seed: 9)
+        for (m, n, k) in [(1, 40, 30), (5, 64, 48), (300, 128, 64), (37, 512, 100), (1, 1024, 512)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let lda = ta ? m : k, ldb = tb ? k : n
+                    let a = (0..<(m * k)).map { _ in rng.uniform() * 2 - 1 }
+                    let b = (0..<(k * n)).map { _ in rng.uniform() * 2 - 1 }
+                    var want = [Float](repeating: 0.5, count: m * n)
+                    sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: rounded(a), lda: lda, b: rounded(b), ldb: ldb,
+                          beta: 1, c: &want, ldc: n)
+                    var got = [Float](repeating: 0.5, count: m * n), gotCopy = got
+                    let copy = BFloat16Copy()
+                    BFloat16Products.with(.mixedBFloat16) {
+                        sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: &got, ldc: n)
+                        let rows = tb ? n : k, cols = tb ? k : n
+                        let op = copy.refresh(b, rows: rows, cols: cols)
+                        XCTAssertNotNil(op)
+                        sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, b16: op, ldb: ldb,
+                              beta: 1, c: &gotCopy, ldc: n)
+                    }
+                    let what = "m \(m) n \(n) k \(k) ta \(ta) tb \(tb)"
+                    assertClose(got, want, n: n, ldc: n, scale: Float(k), what)
+                    assertClose(gotCopy, want, n: n, ldc: n, scale: Float(k), what + " (copy)")
+                }
+            }
+        }
+        XCTAssertNoThrow(try BFloat16Products.throwRecordedFailure())
+    }
+
     func testOtherBetasAreRefused() throws {
         try requireBF16()
         let a: [Float] = [1, 2, 3, 4], b: [Float] = [1, 0, 0, 1]

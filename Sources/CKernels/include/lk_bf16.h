@@ -34,6 +34,11 @@ int lk_bf16_gemm_b16(int trans_a, int trans_b, long m, long n, long k, const flo
  * ties to even). */
 void lk_bf16_convert(const float *src, long ld, uint16_t *dst, long rows, long cols);
 
+/* A compact copy of src (rows, cols; row stride ld) rounded to bfloat16 values, kept in float32,
+ * in a buffer of the calling thread (slot 0 or 1) that the next call with the same slot reuses;
+ * NULL when out of memory. The small products' operands, which OpenBLAS multiplies. */
+float *lk_bf16_rounded_copy(const float *src, long ld, long rows, long cols, int slot);
+
 /* oneDNN's name for the kernel the last product on this thread ran (for tests and benchmarks),
  * e.g. "brg:avx512_core_amx_bf16"; "" before any. */
 const char *lk_bf16_last_impl(void);

@@ -115,7 +115,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private let dxT = FloatBuffer()         // (T, B, D) input gradient, time-major
     private let alignedU = FloatBuffer()    // the recurrent kernel on a cache line, for few-row steps
     private let kernel16 = BFloat16Copy()   // under mixed_bfloat16: the recurrent kernel, converted once a pass
-    private var recurrentKernel16: UnsafePointer<UInt16>? = nil
+    private var recurrentKernel16: BFloat16Operand? = nil
     private let dZSum = FloatBuffer()       // (B, G*H) dZ summed over the steps, for a repeated input
     /// Every row reads the same vector at every step (a RepeatVector's output): the input
     /// projection and the kernel's gradient are computed once per row instead of once per step.
@@ -230,7 +230,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let hPrev = hPrev + rows.lowerBound * h, dst = dst + rows.lowerBound * ldc
         let u16 = recurrentKernel16
         guard recMasks.count > 0 else {
-            sgemm(m: m, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, b16: u16.map { $0 + cols.lowerBound },
+            sgemm(m: m, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, b16: u16?.advanced(by: cols.lowerBound),
                   ldb: gh, beta: 1, c: dst, ldc: ldc)
             return
         }
@@ -238,7 +238,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         while c < cols.upperBound {
             let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
             multiplyRows(hPrev, by: recurrentMask(column: c)! + rows.lowerBound * h, into: hm.p, steps: 1, batch: m, width: h)
-            sgemm(m: m, n: end - c, k: h, a: hm.p, lda: h, b: U + c, b16: u16.map { $0 + c }, ldb: gh, beta: 1,
+            sgemm(m: m, n: end - c, k: h, a: hm.p, lda: h, b: U + c, b16: u16?.advanced(by: c), ldb: gh, beta: 1,
                   c: dst + (c - cols.lowerBound), ldc: ldc)
             c = end
         }
@@ -254,13 +254,13 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let u16 = recurrentKernel16
         guard recMasks.count > 0 else {
             sgemm(transB: true, m: b, n: h, k: cols.count, a: dRs + cols.lowerBound, lda: gh,
-                  b: U + cols.lowerBound, b16: u16.map { $0 + cols.lowerBound }, ldb: gh, beta: 1, c: dhPrev, ldc: h)
+                  b: U + cols.lowerBound, b16: u16?.advanced(by: cols.lowerBound), ldb: gh, beta: 1, c: dhPrev, ldc: h)
             return
         }
         var c = cols.lowerBound
         while c < cols.upperBound {
             let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
-            sgemm(transB: true, m: b, n: h, k: end - c, a: dRs + c, lda: gh, b: U + c, b16: u16.map { $0 + c }, ldb: gh,
+            sgemm(transB: true, m: b, n: h, k: end - c, a: dRs + c, lda: gh, b: U + c, b16: u16?.advanced(by: c), ldb: gh,
                   beta: 0, c: hm.p, ldc: h)
             let m = recurrentMask(column: c)! + rows.lowerBound * h
             for i in 0..<(b * h) { dhPrev[i] += hm.p[i] * m[i] }

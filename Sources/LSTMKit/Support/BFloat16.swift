@@ -47,23 +47,41 @@ enum BFloat16Products {
     }
 }
 
-/// A bfloat16 copy of a weight matrix, made once per pass for the products that read it at
-/// every step (lk_bf16_gemm_b16).
+/// A matrix as mixed_bfloat16 products read it: its bfloat16 bits (for oneDNN) and the same
+/// values as float32 (for the small products OpenBLAS does), both laid out as the original.
+struct BFloat16Operand {
+    let bits: UnsafePointer<UInt16>
+    let values: UnsafePointer<Float>
+
+    /// The operand from element k on (a column block of the same rows).
+    func advanced(by k: Int) -> BFloat16Operand { BFloat16Operand(bits: bits + k, values: values + k) }
+}
+
+/// The bfloat16 form of a weight matrix, made once per pass for the products that read it at
+/// every step.
 final class BFloat16Copy {
-    private var storage: UnsafeMutablePointer<UInt16>? = nil
+    private var bits: UnsafeMutablePointer<UInt16>? = nil
+    private var values: UnsafeMutablePointer<Float>? = nil
     private var capacity = 0
 
-    deinit { storage?.deallocate() }
+    deinit {
+        bits?.deallocate()
+        values?.deallocate()
+    }
 
-    /// src (rows, cols), compact, converted; nil unless this thread computes in bfloat16.
-    func refresh(_ src: UnsafePointer<Float>, rows: Int, cols: Int) -> UnsafePointer<UInt16>? {
+    /// src (rows, cols), compact, rounded; nil unless this thread computes in bfloat16.
+    func refresh(_ src: UnsafePointer<Float>, rows: Int, cols: Int) -> BFloat16Operand? {
         guard lk_bf16_thread_enabled() != 0 else { return nil }
-        if rows * cols > capacity {
-            storage?.deallocate()
-            storage = .allocate(capacity: rows * cols)
-            capacity = rows * cols
+        let n = rows * cols
+        if n > capacity {
+            bits?.deallocate()
+            values?.deallocate()
+            bits = .allocate(capacity: n)
+            values = .allocate(capacity: n)
+            capacity = n
         }
-        lk_bf16_convert(src, cols, storage!, rows, cols)
-        return UnsafePointer(storage!)
+        lk_bf16_convert(src, cols, bits!, rows, cols)
+        lk_bf16_round(src, values!, n)
+        return BFloat16Operand(bits: bits!, values: values!)
     }
 }

@@ -88,10 +88,12 @@ private let cblasRowMajor: Int32 = 101, cblasNoTrans: Int32 = 111, cblasTrans: I
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, with op(A) (m, k),
 /// op(B) (k, n), C (m, n). Leading dimensions are the row strides of the matrices as stored, which
 /// lets callers address one timestep's rows inside a (T, B, N) buffer without copying.
+/// Under mixed_bfloat16 (Support/BFloat16.swift) the operands are rounded to bfloat16 first; b16,
+/// when given, is B already rounded (a recurrent kernel read at every step).
 @inline(__always)
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
-           b: UnsafePointer<Float>, ldb: Int,
+           b: UnsafePointer<Float>, b16: BFloat16Operand? = nil, ldb: Int,
            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
     if k == 0 {
@@ -102,13 +104,19 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         }
         return
     }
-    if lk_bf16_thread_enabled() != 0 && alpha == 1 && (beta == 0 || beta == 1) {
-        // mixed_bfloat16 (Support/BFloat16.swift), single rows included, so that a row's result
-        // does not depend on the batch it came in; a failed product is redone in float32 and
-        // reported
-        if lk_bf16_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta, c, ldc) == 0 { return }
-        BFloat16Products.recordFailure()
+    if lk_bf16_thread_enabled() != 0 && alpha == 1 && (beta == 0 || beta == 1),
+       bfloat16Product(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, b16: b16, ldb: ldb,
+                       beta: beta, c: c, ldc: ldc) {
+        return
     }
+    blasProduct(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+}
+
+@inline(__always)
+private func blasProduct(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+                         lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>,
+                         ldc: Int) {
     if m == 1 {
         // One row (batch-1 inference, the shared padding row): OpenBLAS's GEMM takes its
         // small-matrix path here, which was 10% slower than its matrix-vector kernel on the
@@ -121,6 +129,62 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     }
     blasSgemm(cblasRowMajor, transA ? cblasTrans : cblasNoTrans, transB ? cblasTrans : cblasNoTrans,
               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Products of at least this many multiply-adds go to oneDNN; smaller ones are cheaper as
+/// OpenBLAS's float32 product of the rounded operands, which is the same arithmetic (bfloat16
+/// values, float32 sums): oneDNN's call costs 2-10 µs, a step of the IMDB model's LSTM at 10
+/// rows about 7 (bench/NOTES-perf.md, section 5).
+let bfloat16MinMultiplyAdds = 1 << 18
+
+/// The product on bfloat16-rounded operands. oneDNN compiles a kernel for every shape, so its
+/// products take the rows in blocks of 16 times a power of two (a few shapes, whatever m is; the
+/// rows of a step or of a sequence vary from batch to batch), the rows left over going to
+/// OpenBLAS; so does a whole product too small to pay for oneDNN's call. False when a
+/// rounded copy could not be allocated (recorded for the caller to report; the product is then
+/// left to float32).
+private func bfloat16Product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, b16: BFloat16Operand?, ldb: Int, beta: Float,
+                             c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+    // op(A)'s rows first..<first+count: A's rows, or its columns when transposed
+    func rows(_ first: Int) -> UnsafePointer<Float> { transA ? a + first : a + first * lda }
+    var done = 0
+    if m * n * k >= bfloat16MinMultiplyAdds {
+        var blocks = m / 16, size = 1
+        while size * 2 <= blocks { size *= 2 }
+        while blocks > 0 {
+            if blocks >= size {
+                let count = 16 * size
+                let ta: Int32 = transA ? 1 : 0, tb: Int32 = transB ? 1 : 0
+                let status = b16.map { lk_bf16_gemm_b16(ta, tb, count, n, k, rows(done), lda, $0.bits, ldb, beta, c + done * ldc, ldc) }
+                    ?? lk_bf16_gemm(ta, tb, count, n, k, rows(done), lda, b, ldb, beta, c + done * ldc, ldc)
+                if status != 0 {
+                    // recorded and reported after the batch; the rows are done on OpenBLAS below
+                    BFloat16Products.recordFailure()
+                    break
+                }
+                done += count
+                blocks -= size
+            }
+            size /= 2
+        }
+    }
+    if done == m { return true }
+    // the rest on OpenBLAS, from rounded copies: stored shapes A (rows, k) or (k, rows)
+    // transposed, B (k, n) or (n, k) transposed
+    let left = m - done
+    let (aRows, aCols) = transA ? (k, left) : (left, k)
+    guard let ra = lk_bf16_rounded_copy(rows(done), lda, aRows, aCols, 0) else { BFloat16Products.recordFailure(); return false }
+    var rb = b16.map { UnsafePointer($0.values) }, rldb = ldb
+    if rb == nil {
+        let (bRows, bCols) = transB ? (n, k) : (k, n)
+        guard let copy = lk_bf16_rounded_copy(b, ldb, bRows, bCols, 1) else { BFloat16Products.recordFailure(); return false }
+        rb = UnsafePointer(copy)
+        rldb = bCols
+    }
+    blasProduct(transA: transA, transB: transB, m: left, n: n, k: k, alpha: 1, a: ra, lda: aCols, b: rb!, ldb: rldb,
+                beta: beta, c: c + done * ldc, ldc: ldc)
+    return true
 }
 
 /// Denormal floats are flushed to zero while the engine computes, as TensorFlow does for its ops:
@@ -141,17 +205,4 @@ struct ComputeFloatMode {
         defer { lstmkit_restore_fp_control(ours) }
         return try body()
     }
-}
-
-/// sgemm where B also exists as a bfloat16 copy (BFloat16Copy, same layout and ldb): under
-/// mixed_bfloat16 the product reads the copy instead of converting B again.
-@inline(__always)
-func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
-           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, b16: UnsafePointer<UInt16>?, ldb: Int,
-           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if let b16, k > 0, n > 0, beta == 0 || beta == 1 {
-        if lk_bf16_gemm_b16(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b16, ldb, beta, c, ldc) == 0 { return }
-        BFloat16Products.recordFailure()
-    }
-    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }
