@@ -67,9 +67,6 @@ if args.recipe == "imdb_real_M1":
 if args.framework.startswith("lstmkit"):
     os.environ["LSTMKIT_NUM_THREADS"] = str(args.threads)
     os.environ["LSTMKIT_PADDING_SKIP"] = "0" if args.framework == "lstmkit-noskip" else "1"
-    if args.framework == "lstmkit-bf16":
-        import lstmkit
-        lstmkit.mixed_precision.set_global_policy("mixed_bfloat16")
 else:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -80,6 +77,8 @@ sys.path.insert(0, str(REPO / "bindings" / "python"))
 import numpy as np  # noqa: E402
 
 import lstmkit  # noqa: E402  (the Keras run needs it for the Tokenizer)
+if args.framework == "lstmkit-bf16":
+    lstmkit.mixed_precision.set_global_policy("mixed_bfloat16")
 from lstmkit.preprocessing.sequence import pad_sequences  # noqa: E402
 from lstmkit.preprocessing.text import Tokenizer  # noqa: E402
 

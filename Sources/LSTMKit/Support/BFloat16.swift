@@ -66,7 +66,7 @@ final class BFloat16Copy {
 
     deinit {
         bits?.deallocate()
-        values?.deallocate()
+        values.map { UnsafeMutableRawPointer($0).deallocate() }
     }
 
     /// src (rows, cols), compact, rounded; nil unless this thread computes in bfloat16.
@@ -75,9 +75,11 @@ final class BFloat16Copy {
         let n = rows * cols
         if n > capacity {
             bits?.deallocate()
-            values?.deallocate()
+            values.map { UnsafeMutableRawPointer($0).deallocate() }
             bits = .allocate(capacity: n)
-            values = .allocate(capacity: n)
+            // on a cache line, as FloatBuffer: a batch-1 step's sgemv reads these values
+            values = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
+                .bindMemory(to: Float.self, capacity: n)
             capacity = n
         }
         lk_bf16_convert(src, cols, bits!, rows, cols)
