@@ -159,7 +159,9 @@ def test_missing_onednn_gives_a_clear_error():
             except lstmkit.errors.UnsupportedError as exc:
                 print("UNSUPPORTED", exc)
     """)
-    env = dict(os.environ, LSTMKIT_DNNL="/nonexistent/libdnnl.so.2")
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(lstmkit.__file__)))
+    env = dict(os.environ, LSTMKIT_DNNL="/nonexistent/libdnnl.so.2",
+               PYTHONPATH=os.pathsep.join([package_parent] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = [l for l in out.stdout.splitlines() if l.startswith("UNSUPPORTED")]
