@@ -169,8 +169,11 @@ def test_keyboard_interrupt_in_a_python_callback_returns_the_history_so_far():
 
 
 SIGINT_CHILD = textwrap.dedent(r"""
-    import json, sys
+    import json, signal, sys
     import numpy as np
+    # A shell that starts the suite in the background (nohup ... &) leaves SIGINT ignored, and
+    # Python then keeps it ignored; Ctrl-C as a terminal user has it is Python's default handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, %(binding)r)
     import lstmkit
     from lstmkit.callbacks import Callback
