@@ -69,6 +69,9 @@
  *  - CANCELLED: the progress callback returned non-zero; fit stopped after that batch and the
  *    model is usable. NUMERIC: a loss, gradient or weight update became NaN or Inf during fit;
  *    the message names the epoch and batch.
+ *  - UNSUPPORTED: fit, evaluate or predict of a model compiled with "dtype_policy":
+ *    "mixed_bfloat16" where oneDNN (libdnnl.so.2) or the CPU's bfloat16 instructions are missing;
+ *    the message says which. Compiling it again with "float32" runs it.
  *  - INTERNAL: a bug in lstmkit; please report the message.
  *
  * Memory
