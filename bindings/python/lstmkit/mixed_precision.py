@@ -37,6 +37,9 @@ class DTypePolicy:
     def __eq__(self, other):
         return isinstance(other, DTypePolicy) and other.name == self.name
 
+    def __hash__(self):
+        return hash(self.name)
+
 
 _global = DTypePolicy("float32")
 
