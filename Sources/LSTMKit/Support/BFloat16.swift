@@ -30,10 +30,11 @@ enum BFloat16Products {
     private static let lock = Mutex()
     private static var firstFailure: String? = nil
 
-    /// A product oneDNN failed (sgemm then computed it in float32); the computing entry point
-    /// reports it after the batch with takeFailure().
-    static func recordFailure() {
-        let message = String(cString: lk_bf16_error())
+    /// A product failed in oneDNN, or its rounded operands could not be allocated (sgemm then
+    /// computed it in float32); the computing entry point reports it after the batch
+    /// (throwRecordedFailure). reason: what failed, when oneDNN's last error does not say it.
+    static func recordFailure(_ reason: String? = nil) {
+        let message = reason ?? String(cString: lk_bf16_error())
         lock.withLock { if firstFailure == nil { firstFailure = message } }
     }
 

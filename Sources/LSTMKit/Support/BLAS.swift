@@ -174,11 +174,11 @@ private func bfloat16Product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     // transposed, B (k, n) or (n, k) transposed
     let left = m - done
     let (aRows, aCols) = transA ? (k, left) : (left, k)
-    guard let ra = lk_bf16_rounded_copy(rows(done), lda, aRows, aCols, 0) else { BFloat16Products.recordFailure(); return false }
+    guard let ra = lk_bf16_rounded_copy(rows(done), lda, aRows, aCols, 0) else { BFloat16Products.recordFailure("out of memory for a rounded operand"); return false }
     var rb = b16.map { UnsafePointer($0.values) }, rldb = ldb
     if rb == nil {
         let (bRows, bCols) = transB ? (n, k) : (k, n)
-        guard let copy = lk_bf16_rounded_copy(b, ldb, bRows, bCols, 1) else { BFloat16Products.recordFailure(); return false }
+        guard let copy = lk_bf16_rounded_copy(b, ldb, bRows, bCols, 1) else { BFloat16Products.recordFailure("out of memory for a rounded operand"); return false }
         rb = UnsafePointer(copy)
         rldb = bCols
     }
