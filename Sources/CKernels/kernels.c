@@ -60,10 +60,6 @@ KERNEL void lk_tanh(float *p, long n) {
     for (long j = 0; j < n; j++) p[j] = lk_tanhf(p[j]);
 }
 
-KERNEL void lk_exp(float *p, long n) {
-    for (long j = 0; j < n; j++) p[j] = lk_expf(p[j]);
-}
-
 KERNEL void lk_softmax_rows(float *p, long rows, long width) {
     /* the order of the sums may change (vectorised): rounding only */
 #if defined(__clang__)

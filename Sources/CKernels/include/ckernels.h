@@ -9,10 +9,9 @@
 
 #include <stddef.h>
 
-/* p[0..<n] = sigmoid(p), tanh(p), exp(p), in place. */
+/* p[0..<n] = sigmoid(p), tanh(p), in place. */
 void lk_sigmoid(float *p, long n);
 void lk_tanh(float *p, long n);
-void lk_exp(float *p, long n);
 
 /* Softmax of each of `rows` rows of `width` floats, in place (the row's maximum subtracted first). */
 void lk_softmax_rows(float *p, long rows, long width);

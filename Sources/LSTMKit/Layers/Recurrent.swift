@@ -394,30 +394,26 @@ class RecurrentLayer: Layer, MultiIOLayer {
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
         z.resize((zRingSteps > 0 ? zRingSteps : t) * bi * gh)
         if zRingSteps == 0 {
-            params[2].value.withUnsafeBufferPointer { bias in
-                forEachRun { first, count, stride in
-                    for k in 0..<count { (z.p + (first + k * stride) * gh).update(from: bias.baseAddress!, count: gh) }
-                }
+            if inMasks.count > 0 && maskGroups == 1 {
+                multiplyRows(xT.p, by: inMasks.p, into: xT.p, steps: t, batch: bi, width: d)
             }
-            params[0].value.withUnsafeBufferPointer { wp in
-                let W = wp.baseAddress!
-                if inMasks.count > 0 && maskGroups == 1 {
-                    multiplyRows(xT.p, by: inMasks.p, into: xT.p, steps: t, batch: bi, width: d)
+            if repeatedInput {
+                // every step reads the same row (RepeatVector): project step 0, copy it to the others
+                project(first: 0, count: bi, stride: 1, into: z.p)
+                for s in 1..<t { (z.p + s * bi * gh).update(from: z.p, count: bi * gh) }
+            } else if inMasks.count == 0 || maskGroups == 1 {
+                forEachRun { first, count, stride in project(first: first, count: count, stride: stride, into: z.p + first * gh) }
+            } else {
+                // one input mask per gate (recurrent_dropout): no padding plan, every entry computed
+                params[2].value.withUnsafeBufferPointer { bias in
+                    for r in 0..<(t * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
                 }
-                if repeatedInput {
-                    // every step reads the same row (RepeatVector): project step 0, copy it to the others
-                    sgemm(m: bi, n: gh, k: d, a: xT.p, lda: d, b: W, ldb: gh, beta: 1, c: z.p, ldc: gh)
-                    for s in 1..<t { (z.p + s * bi * gh).update(from: z.p, count: bi * gh) }
-                } else if inMasks.count == 0 || maskGroups == 1 {
-                    forEachRun { first, count, stride in
-                        sgemm(m: count, n: gh, k: d, a: xT.p + first * d, lda: stride * d, b: W, ldb: gh, beta: 1,
-                              c: z.p + first * gh, ldc: stride * gh)
-                    }
-                } else {
+                params[0].value.withUnsafeBufferPointer { wp in
                     wide.resize(t * bi * d)
                     for k in 0..<gateCount {
                         multiplyRows(xT.p, by: inMasks.p + k * bi * d, into: wide.p, steps: t, batch: bi, width: d)
-                        sgemm(m: t * bi, n: h, k: d, a: wide.p, lda: d, b: W + k * h, ldb: gh, beta: 1, c: z.p + k * h, ldc: gh)
+                        sgemm(m: t * bi, n: h, k: d, a: wide.p, lda: d, b: wp.baseAddress! + k * h, ldb: gh, beta: 1,
+                              c: z.p + k * h, ldc: gh)
                     }
                 }
             }
@@ -538,14 +534,22 @@ class RecurrentLayer: Layer, MultiIOLayer {
         z.p + (zRingSteps > 0 ? s % zRingSteps : s) * batch * gateCount * units
     }
 
-    /// Fills the ring with the input projection of steps s..<s+zRingSteps (bias, then x W).
+    /// Fills the ring with the input projection of steps s..<s+zRingSteps.
     private func projectRing(from s: Int) {
-        let bi = batch, d = inputDim, gh = gateCount * units, n = min(zRingSteps, steps - s)
+        let bi = batch
+        project(first: s * bi, count: min(zRingSteps, steps - s) * bi, stride: 1, into: z.p)
+    }
+
+    /// The input projection (bias, then x W) of `count` entries of xT from entry `first`, `stride`
+    /// entries apart, into rows of dst laid out the same way.
+    private func project(first: Int, count: Int, stride: Int, into dst: UnsafeMutablePointer<Float>) {
+        let d = inputDim, gh = gateCount * units
         params[2].value.withUnsafeBufferPointer { bias in
-            for r in 0..<(n * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
+            for k in 0..<count { (dst + k * stride * gh).update(from: bias.baseAddress!, count: gh) }
         }
         params[0].value.withUnsafeBufferPointer { wp in
-            sgemm(m: n * bi, n: gh, k: d, a: xT.p + s * bi * d, lda: d, b: wp.baseAddress!, ldb: gh, beta: 1, c: z.p, ldc: gh)
+            sgemm(m: count, n: gh, k: d, a: xT.p + first * d, lda: stride * d, b: wp.baseAddress!, ldb: gh, beta: 1,
+                  c: dst, ldc: stride * gh)
         }
     }
 

@@ -62,13 +62,11 @@ struct BFloat16Operand {
 /// every step.
 final class BFloat16Copy {
     private var bits: UnsafeMutablePointer<UInt16>? = nil
-    private var values: UnsafeMutablePointer<Float>? = nil
     private var capacity = 0
+    // on a cache line (FloatBuffer): a batch-1 step's sgemv reads these values
+    private let values = FloatBuffer()
 
-    deinit {
-        bits?.deallocate()
-        values.map { UnsafeMutableRawPointer($0).deallocate() }
-    }
+    deinit { bits?.deallocate() }
 
     /// src (rows, cols), compact, rounded; nil unless this thread computes in bfloat16.
     func refresh(_ src: UnsafePointer<Float>, rows: Int, cols: Int) -> BFloat16Operand? {
@@ -76,15 +74,12 @@ final class BFloat16Copy {
         let n = rows * cols
         if n > capacity {
             bits?.deallocate()
-            values.map { UnsafeMutableRawPointer($0).deallocate() }
             bits = .allocate(capacity: n)
-            // on a cache line, as FloatBuffer: a batch-1 step's sgemv reads these values
-            values = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
-                .bindMemory(to: Float.self, capacity: n)
             capacity = n
         }
+        values.resize(n)
         lk_bf16_convert(src, cols, bits!, rows, cols)
-        lk_bf16_round(src, values!, n)
-        return BFloat16Operand(bits: bits!, values: values!)
+        lk_bf16_round(src, values.p, n)
+        return BFloat16Operand(bits: bits!, values: values.p)
     }
 }

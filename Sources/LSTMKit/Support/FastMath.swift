@@ -1,6 +1,6 @@
 import CKernels
 
-/// Vectorised exp, sigmoid and tanh over contiguous Float runs. libm's expf/tanhf cost tens of
+/// Vectorised sigmoid, tanh and softmax over contiguous Float runs. libm's expf/tanhf cost tens of
 /// nanoseconds per call, which would dominate an LSTM step; these use the Cephes polynomial for
 /// exp (about 2 ulp) and stay within a few 1e-7 of the exact functions, well inside what the
 /// finite-difference and NumPy reference tests tolerate.
@@ -11,6 +11,5 @@ import CKernels
 /// GRU) are called from the cells directly.
 func sigmoidInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) { lk_sigmoid(p, n) }
 func tanhInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) { lk_tanh(p, n) }
-func expInPlace(_ p: UnsafeMutablePointer<Float>, _ n: Int) { lk_exp(p, n) }
 /// Each of `rows` rows of `width` floats replaced by its softmax.
 func softmaxRowsInPlace(_ p: UnsafeMutablePointer<Float>, rows: Int, width: Int) { lk_softmax_rows(p, rows, width) }

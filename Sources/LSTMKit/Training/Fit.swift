@@ -143,6 +143,13 @@ extension Model {
         }
     }
 
+    /// OpenBLAS, and oneDNN when the policy computes in bfloat16: a missing one is a readable
+    /// error before any work starts.
+    private func requireLibraries(for policy: DTypePolicy) throws {
+        try BLASLibrary.require()
+        try BFloat16Products.require(policy)
+    }
+
     private func requireCompiled() throws -> CompileSettings {
         guard let compiled else { throw LSTMKitError(.wrongState, "the model must be compiled before fit or evaluate") }
         return compiled
@@ -229,8 +236,7 @@ extension Model {
     func fit(x: DataView, y: DataView, options: FitOptions, validation: (x: DataView, y: DataView)? = nil,
              progress: ((Progress) -> Bool)?) throws {
         let settings = try requireCompiled()
-        try BLASLibrary.require()
-        try BFloat16Products.require(settings.dtypePolicy)
+        try requireLibraries(for: settings.dtypePolicy)
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
         let outShape = try prepare(x: x, y: y)
@@ -333,8 +339,7 @@ extension Model {
         let outShape = try prepare(x: x, y: y)
         try checkBatchBudget(batch: min(batchSize, x.rows), features: x.shape.dropFirst().map { $0 })
         try checkStatefulBatches(rows: x.rows, batchSize: batchSize, what: "x")
-        try BLASLibrary.require()
-        try BFloat16Products.require(settings.dtypePolicy)
+        try requireLibraries(for: settings.dtypePolicy)
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
         return try evaluate(x: x, y: y, rows: 0..<x.rows, batchSize: batchSize, settings: settings, outShape: outShape)
@@ -364,8 +369,7 @@ extension Model {
         try checkStatefulBatches(rows: x.rows, batchSize: batchSize, what: "x")
         let per = outShape.reduce(1, *)
         let policy = compiled?.dtypePolicy ?? .float32
-        try BLASLibrary.require()
-        try BFloat16Products.require(policy)
+        try requireLibraries(for: policy)
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
         var start = 0
