@@ -1,4 +1,5 @@
 #include "ckernels.h"
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -194,4 +195,9 @@ KERNEL void lk_activation_backward(int kind, const float *restrict y, const floa
     } else {
         for (long j = 0; j < n; j++) dz[j] = dy[j] * y[j] * (1 - y[j]);
     }
+}
+
+unsigned long long lk_next_generation(void) {
+    static _Atomic unsigned long long last;
+    return atomic_fetch_add_explicit(&last, 1, memory_order_relaxed) + 1;
 }

@@ -51,6 +51,9 @@ void lk_gru_backward(const float *a, const float *h_prev, const float *dh, const
 /* dz = dy * act'(y) from the activated output y: kind 0 tanh, 1 sigmoid. */
 void lk_activation_backward(int kind, const float *y, const float *dy, float *dz, long n);
 
+/* A number no earlier call returned, from any thread: the versions of the weights (Param). */
+unsigned long long lk_next_generation(void);
+
 #include "lk_bf16.h"
 
 #endif

@@ -221,7 +221,7 @@ public func lstmkit_model_get_weight(_ h: OpaquePointer?, _ index: Int32, _ out:
         try withModel(h) { m in
             let (_, p) = try weight(m, index)
             guard let buf = try outputBuffer(out, capacity: capacity, count: p.count, count) else { return }
-            p.value.withUnsafeBufferPointer { buf.update(from: $0.baseAddress!, count: p.count) }
+            p.withValue { buf.update(from: $0.baseAddress!, count: p.count) }
         }
     }
 }

@@ -116,12 +116,12 @@ final class Conv1D: Layer {
         y.withUnsafeMutableBufferPointer { yp in
             let out = yp.baseAddress!
             if useBias {
-                params[1].value.withUnsafeBufferPointer { bp in
+                params[1].withValue { bp in
                     for r in 0..<n { (out + r * f).update(from: bp.baseAddress!, count: f) }
                 }
             }
             cols.withUnsafeBufferPointer { cp in
-                params[0].value.withUnsafeBufferPointer { wp in
+                params[0].withValue { wp in
                     sgemm(m: n, n: f, k: width, a: cp.baseAddress!, lda: width, b: wp.baseAddress!, ldb: f,
                           beta: useBias ? 1 : 0, c: out, ldc: f)
                 }

@@ -57,12 +57,12 @@ final class Dense: Layer {
         y.withUnsafeMutableBufferPointer { yp in
             let out = yp.baseAddress!
             if useBias {
-                params[1].value.withUnsafeBufferPointer { bp in
+                params[1].withValue { bp in
                     for r in 0..<n { (out + r * u).update(from: bp.baseAddress!, count: u) }
                 }
             }
             x.withUnsafeBufferPointer { xp in
-                params[0].value.withUnsafeBufferPointer { wp in
+                params[0].withValue { wp in
                     sgemm(m: n, n: u, k: d, a: xp.baseAddress!, lda: d, b: wp.baseAddress!, ldb: u,
                           beta: useBias ? 1 : 0, c: out, ldc: u)
                 }
@@ -116,7 +116,7 @@ func linearBackward(x: UnsafePointer<Float>, dz: UnsafePointer<Float>, rows n: I
     bias?.grad.withUnsafeMutableBufferPointer { gb in
         for r in 0..<n { for j in 0..<outWidth { gb[j] += dz[r * outWidth + j] } }
     }
-    kernel.value.withUnsafeBufferPointer { wp in
+    kernel.withValue { wp in
         sgemm(transB: true, m: n, n: inWidth, k: outWidth, a: dz, lda: outWidth,
               b: wp.baseAddress!, ldb: outWidth, beta: 0, c: dx, ldc: inWidth)
     }

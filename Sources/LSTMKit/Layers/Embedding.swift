@@ -8,7 +8,8 @@ final class Embedding: Layer {
     let outputDim: Int
     let maskZero: Bool
     private(set) var params: [Param] = []
-    private var ids: [Int32] = []            // (B*T) ids of the last forward, for backward
+    /// (B*T) ids of the last forward, for backward and for the recurrent layer reading them
+    private(set) var ids: [Int32] = []
 
     init(name: String, config: LayerConfig) throws {
         self.name = name
@@ -47,7 +48,7 @@ final class Embedding: Layer {
         let n = x.count, d = outputDim
         ids = x.data.map { Int32($0) }
         var y = Tensor(zeros: x.shape + [d])
-        params[0].value.withUnsafeBufferPointer { w in
+        params[0].withValue { w in
             y.data.withUnsafeMutableBufferPointer { out in
                 for i in 0..<n {
                     copyRow(out.baseAddress! + i * d, w.baseAddress! + Int(ids[i]) * d, d)

@@ -57,7 +57,7 @@ final class GRU: RecurrentLayer {
         let zs = zStep(s)
         let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
         if resetAfter {
-            params[2].value.withUnsafeBufferPointer { bias in
+            params[2].withValue { bias in
                 for i in rows { (inner.p + i * g3).update(from: bias.baseAddress! + g3, count: g3) }
             }
             addRecurrent(hPrev, rows: rows, cols: 0..<g3, into: inner.p, ldc: g3, U)

@@ -84,8 +84,8 @@ final class LSTM: RecurrentLayer {
             // [U^T | W^T] for backwardSharedPadding, from this batch's weights
             let h = units, d = inputDim, g4 = 4 * h, w = h + d
             v.resize(g4 * w); m.resize(2 * h * w); coef.resize(6 * h); sums.resize(2 * h); padX.resize(batch * 2 * h)
-            params[1].value.withUnsafeBufferPointer { up in
-            params[0].value.withUnsafeBufferPointer { wp in
+            params[1].withValue { up in
+            params[0].withValue { wp in
                 for c in 0..<g4 {
                     let row = v.p + c * w
                     for k in 0..<h { row[k] = up[k * g4 + c] }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A dense float32 array, row-major, batch dimension first.
 struct Tensor {
     var shape: [Int]
@@ -19,7 +21,15 @@ struct Tensor {
 final class Param {
     let name: String          // Keras's weight name: kernel, recurrent_kernel, bias, embeddings
     let shape: [Int]
-    var value: [Float]
+    /// The values on a cache line (FloatBuffer): a batch-1 step's product reads the whole
+    /// recurrent kernel, 1.3-1.6x faster aligned (bench/NOTES-perf.md, section 6).
+    private let storage = FloatBuffer()
+    /// Changes whenever the values may have, to a number no weight has had before: what is
+    /// derived from the values (a ProjectionTable, a worker's copy) compares it with the version
+    /// it was made from.
+    private(set) var version = lk_next_generation()
+    /// (source's version, own version) after the last copyValues.
+    private var copiedFrom: (UInt64, UInt64)? = nil
     var grad: [Float]
     /// For a weight read by row lookups (Embedding): the sum over lookups of each lookup's
     /// squared gradient, accumulated beside grad. Keras 3's TensorFlow backend hands such
@@ -31,11 +41,40 @@ final class Param {
     init(_ name: String, _ shape: [Int], _ value: [Float], lookups: Bool = false) {
         self.name = name
         self.shape = shape
-        self.value = value
         self.grad = [Float](repeating: 0, count: value.count)
         self.lookupSquares = lookups ? grad : nil
+        storage.resize(value.count)
+        storage.p.update(from: value, count: value.count)
     }
-    var count: Int { value.count }
+    var count: Int { storage.count }
+
+    /// A copy of the values; setting replaces them all (the count must stay).
+    var value: [Float] {
+        get { withValue { Array($0) } }
+        set {
+            precondition(newValue.count == count, "weight '\(name)' has \(count) values, got \(newValue.count)")
+            withMutableValue { $0.baseAddress!.update(from: newValue, count: count) }
+        }
+    }
+
+    func withValue<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.p, count: count))
+    }
+
+    func withMutableValue<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        version = lk_next_generation()
+        return try body(UnsafeMutableBufferPointer(start: storage.p, count: count))
+    }
+
+    /// Makes the values equal to source's (same count), copying only when they may differ: a
+    /// worker's copy of the weights is refreshed before every batch, and predict's batches leave
+    /// it as it is.
+    func copyValues(from source: Param) {
+        if let (s, own) = copiedFrom, s == source.version, own == version { return }
+        precondition(source.count == count, "weight '\(name)': copying \(source.count) values into \(count)")
+        withMutableValue { $0.baseAddress!.update(from: source.storage.p, count: count) }
+        copiedFrom = (source.version, version)
+    }
 
     /// Zeroes the gradient (and the lookup squares), as before every batch.
     func zeroGradient() {

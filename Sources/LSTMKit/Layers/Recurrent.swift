@@ -79,6 +79,12 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private(set) var batch = 0, steps = 0
     /// Set by the model when this layer reads an Embedding directly (see the padding notes above).
     var inputFromEmbedding = false
+    /// Set with inputFromEmbedding by the model: that Embedding, whose ids of the current pass let
+    /// a forward-only pass look its input projection up (ProjectionTable).
+    weak var embedding: Embedding?
+    let projectionTable = ProjectionTable()
+    private var tableRows: UnsafePointer<Float>? = nil  // during a forward that projects by table
+    private var entryIds: [Int32] = []  // (T, B') then: the id behind each entry of xT
     /// Off: every step computes every row (the plain computation, for tests; LSTMKIT_PADDING_SKIP=0
     /// turns it off for benchmarks).
     static var skipPadding = getenv("LSTMKIT_PADDING_SKIP").map { String(cString: $0) != "0" } ?? true
@@ -91,6 +97,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private(set) var sharedRow: Int? = nil  // internal row of the shared padding trajectory
     private var sharedSteps = 0         // steps the shared row computes: the longest padding
     private var padInput: [Float] = []  // (D) the padding input vector
+    private var padRow = 0              // a row of x whose first vector (processing order) it is
     /// (row, step) pairs the last backward skipped because their gradient had become zero.
     private(set) var deadPaddingSteps = 0
 
@@ -113,7 +120,6 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private let dhBuf = FloatBuffer()       // (B, H) dL/dh_s of the step being processed
     private let dhPrevBuf = FloatBuffer()   // (B, H) what flows into step s-1
     private let dxT = FloatBuffer()         // (T, B, D) input gradient, time-major
-    private let alignedU = FloatBuffer()    // the recurrent kernel on a cache line, for few-row steps
     private let kernel16 = BFloat16Copy()   // under mixed_bfloat16: the recurrent kernel, converted once a pass
     private var recurrentKernel16: BFloat16Operand? = nil
     private let dZSum = FloatBuffer()       // (B, G*H) dZ summed over the steps, for a repeated input
@@ -370,12 +376,28 @@ class RecurrentLayer: Layer, MultiIOLayer {
         startState = initialState ?? (stateful && carriedBatch == b ? carriedState : nil)
         planRows(x, mask: mask, dropoutDrawn: training && (dropout > 0 || recurrentDropout > 0))
         let bi = batch   // internal rows
-        xT.resize(t * bi * d)
-        x.data.withUnsafeBufferPointer { xp in
+        tableRows = nil
+        if forwardOnly && !training, let e = embedding, e.ids.count == b * t, e.isBuilt {
+            tableRows = projectionTable.rows(embedding: e.params[0], kernel: params[0], bias: params[2], gh: gh, ids: b * t)
+        }
+        defer { tableRows = nil }
+        if tableRows != nil {
+            // the ids stand in for the vectors (project reads the table)
+            entryIds = [Int32](repeating: 0, count: t * bi)
+            let ids = embedding!.ids
             for s in 0..<t {
                 let src = goBackwards ? t - 1 - s : s
-                for i in 0..<b { copyRow(xT.p + (s * bi + i) * d, xp.baseAddress! + (perm[i] * t + src) * d, d) }
-                if let sh = sharedRow { (xT.p + (s * bi + sh) * d).update(from: padInput, count: d) }
+                for i in 0..<b { entryIds[s * bi + i] = ids[perm[i] * t + src] }
+                if let sh = sharedRow { entryIds[s * bi + sh] = ids[padRow * t + (goBackwards ? t - 1 : 0)] }
+            }
+        } else {
+            xT.resize(t * bi * d)
+            x.data.withUnsafeBufferPointer { xp in
+                for s in 0..<t {
+                    let src = goBackwards ? t - 1 - s : s
+                    for i in 0..<b { copyRow(xT.p + (s * bi + i) * d, xp.baseAddress! + (perm[i] * t + src) * d, d) }
+                    if let sh = sharedRow { (xT.p + (s * bi + sh) * d).update(from: padInput, count: d) }
+                }
             }
         }
         stepMask = mask.map { m in
@@ -405,10 +427,10 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 forEachRun { first, count, stride in project(first: first, count: count, stride: stride, into: z.p + first * gh) }
             } else {
                 // one input mask per gate (recurrent_dropout): no padding plan, every entry computed
-                params[2].value.withUnsafeBufferPointer { bias in
+                params[2].withValue { bias in
                     for r in 0..<(t * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
                 }
-                params[0].value.withUnsafeBufferPointer { wp in
+                params[0].withValue { wp in
                     wide.resize(t * bi * d)
                     for k in 0..<gateCount {
                         multiplyRows(xT.p, by: inMasks.p + k * bi * d, into: wide.p, steps: t, batch: bi, width: d)
@@ -432,17 +454,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 }
             }
         }
-        params[1].value.withUnsafeBufferPointer { up in
-            var U = up.baseAddress!
-            if bi <= 4 && up.count <= 1 << 16 && Int(bitPattern: U) % 64 != 0 {
-                // A step of a few rows is a matrix-vector product, which runs faster on an aligned
-                // copy (FloatBuffer): M1's batch-1 latency 2.0-2.7 -> 1.6-2.4 ms. A larger GEMM
-                // packs its operands anyway, and copying a larger kernel at every call (M4's 1 MB)
-                // cost what it saved.
-                alignedU.resize(up.count)
-                alignedU.p.update(from: U, count: up.count)
-                U = UnsafePointer(alignedU.p)
-            }
+        params[1].withValue { up in
+            let U = up.baseAddress!
             recurrentKernel16 = kernel16.refresh(U, rows: h, cols: gh)
             defer { recurrentKernel16 = nil }
             for s in 0..<t {
@@ -544,10 +557,16 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// entries apart, into rows of dst laid out the same way.
     private func project(first: Int, count: Int, stride: Int, into dst: UnsafeMutablePointer<Float>) {
         let d = inputDim, gh = gateCount * units
-        params[2].value.withUnsafeBufferPointer { bias in
+        if let table = tableRows {
+            for k in 0..<count {
+                (dst + k * stride * gh).update(from: table + Int(entryIds[first + k * stride]) * gh, count: gh)
+            }
+            return
+        }
+        params[2].withValue { bias in
             for k in 0..<count { (dst + k * stride * gh).update(from: bias.baseAddress!, count: gh) }
         }
-        params[0].value.withUnsafeBufferPointer { wp in
+        params[0].withValue { wp in
             sgemm(m: count, n: gh, k: d, a: xT.p + first * d, lda: stride * d, b: wp.baseAddress!, ldb: gh, beta: 1,
                   c: dst, ldc: stride * gh)
         }
@@ -608,6 +627,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
             }
             let r = run.indices.max { run[$0] < run[$1] }!
             padInput = Array(UnsafeBufferPointer(start: at(r, 0), count: d))
+            padRow = r
             return (0..<b).map { same(at($0, 0), at(r, 0)) ? run[$0] : 0 }
         }
         sharedSteps = pad.max()!
@@ -764,7 +784,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         // the step loop and the dx GEMM below covers only the computed entries.
         let reduced = sharedRow != nil && hasSharedPaddingBackward
         dxT.resize(t * bi * d)
-        params[1].value.withUnsafeBufferPointer { up in
+        params[1].withValue { up in
         dy.data.withUnsafeBufferPointer { dyp in
             let U = up.baseAddress!
             recurrentKernel16 = kernel16.refresh(U, rows: h, cols: gh)
@@ -880,7 +900,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         finishBackward()
 
         // dx = dZ W^T (times the input masks), back to batch-major and timestep order.
-        params[0].value.withUnsafeBufferPointer { wp in
+        params[0].withValue { wp in
             let W = wp.baseAddress!
             if inMasks.count == 0 || maskGroups == 1 {
                 if sharedRow != nil && !reduced {
@@ -932,37 +952,4 @@ func multiplyRows(_ src: UnsafePointer<Float>, by mask: UnsafePointer<Float>, in
             for j in 0..<width { o[j] = a[j] * m[j] }
         }
     }
-}
-
-/// A reusable heap buffer of Floats. The recurrent loops address many buffers at once by raw
-/// pointer; holding them here saves a closure per array around every loop.
-/// Storage starts on a cache line: OpenBLAS's sgemv ran a batch-1 LSTM step's product 1.5x
-/// faster on a 64-byte-aligned matrix than on a 16-byte-aligned one (bench/matvec_split.c).
-final class FloatBuffer {
-    private(set) var p: UnsafeMutablePointer<Float>
-    private var capacity: Int
-    private(set) var count = 0
-
-    private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
-        return raw.initializeMemory(as: Float.self, repeating: 0, count: n)
-    }
-
-    init() {
-        capacity = 1
-        p = FloatBuffer.allocate(1)
-    }
-    deinit { UnsafeMutableRawPointer(p).deallocate() }
-
-    /// Sets the size, reallocating only to grow; the contents are unspecified afterwards.
-    func resize(_ n: Int) {
-        if n > capacity {
-            UnsafeMutableRawPointer(p).deallocate()
-            p = FloatBuffer.allocate(n)
-            capacity = n
-        }
-        count = n
-    }
-
-    func zero() { p.update(repeating: 0, count: count) }
 }

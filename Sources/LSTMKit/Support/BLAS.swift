@@ -13,12 +13,9 @@ struct BLASLibrary {
     typealias SgemmFn = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Float,
                                         UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
                                         Float, UnsafeMutablePointer<Float>?, Int32) -> Void
-    typealias SgemvFn = @convention(c) (Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
-                                        UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
     typealias CorenameFn = @convention(c) () -> UnsafeMutablePointer<CChar>?
 
     let sgemm: SgemmFn
-    let sgemv: SgemvFn
     /// The kernel family OpenBLAS chose, e.g. "SkylakeX"; for diagnostics and benchmarks.
     let coreName: String
     let path: String
@@ -50,14 +47,14 @@ struct BLASLibrary {
             let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)
             for name in temporarilySet { unsetenv(name) }
             guard let handle else { continue }
-            guard let sgemmSym = dlsym(handle, "cblas_sgemm"), let sgemvSym = dlsym(handle, "cblas_sgemv") else { continue }
+            guard let sgemmSym = dlsym(handle, "cblas_sgemm") else { continue }
             var core = "unknown"
             if let sym = dlsym(handle, "openblas_get_corename"),
                let name = unsafeBitCast(sym, to: CorenameFn.self)() {
                 core = String(cString: name)
             }
             return .success(BLASLibrary(sgemm: unsafeBitCast(sgemmSym, to: SgemmFn.self),
-                                        sgemv: unsafeBitCast(sgemvSym, to: SgemvFn.self), coreName: core, path: path,
+                                        coreName: core, path: path,
                                         setForLoading: temporarilySet))
         }
         return .failure(LSTMKitError(.internal, "OpenBLAS could not be loaded (tried \(paths.joined(separator: ", "))); install Debian's libopenblas0 or set LSTMKIT_BLAS to its path"))
@@ -73,13 +70,6 @@ private let blasSgemm: BLASLibrary.SgemmFn = {
     switch BLASLibrary.shared {
     case .success(let lib): return lib.sgemm
     case .failure(let error): fatalError(error.message)   // unreachable past require()
-    }
-}()
-
-private let blasSgemv: BLASLibrary.SgemvFn = {
-    switch BLASLibrary.shared {
-    case .success(let lib): return lib.sgemv
-    case .failure(let error): fatalError(error.message)
     }
 }()
 
@@ -117,16 +107,9 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
 private func blasProduct(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
                          lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>,
                          ldc: Int) {
-    if m == 1 {
-        // One row (batch-1 inference, the shared padding row): OpenBLAS's GEMM takes its
-        // small-matrix path here, which was 10% slower than its matrix-vector kernel on the
-        // translation model's batch-1 latency. c^T = op(B)^T a^T; a's k values lie lda apart
-        // when a is transposed.
-        let incA = transA ? Int32(lda) : 1
-        blasSgemv(cblasRowMajor, transB ? cblasNoTrans : cblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
-                  alpha, b, Int32(ldb), a, incA, beta, c, 1)
-        return
-    }
+    // One row (batch-1 inference, the shared padding row) too: on weights aligned to a cache line
+    // (Param) OpenBLAS's small-matrix GEMM ran M1's batch-1 step 1.15x as fast as its sgemv
+    // (bench/NOTES-perf.md, section 6).
     blasSgemm(cblasRowMajor, transA ? cblasTrans : cblasNoTrans, transB ? cblasTrans : cblasNoTrans,
               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

@@ -56,12 +56,15 @@ struct FitOptions {
 
 @inline(__always)
 func allFinite(_ values: [Float]) -> Bool {
-    values.withUnsafeBufferPointer { b in
-        // One branch-free pass: v * 0 is 0 for finite v and NaN for NaN or infinity.
-        var acc: Float = 0
-        for v in b { acc += v * 0 }
-        return acc == 0
-    }
+    values.withUnsafeBufferPointer { allFinite($0) }
+}
+
+@inline(__always)
+func allFinite(_ b: UnsafeBufferPointer<Float>) -> Bool {
+    // One branch-free pass: v * 0 is 0 for finite v and NaN for NaN or infinity.
+    var acc: Float = 0
+    for v in b { acc += v * 0 }
+    return acc == 0
 }
 
 func monotonicSeconds() -> Double {
@@ -188,11 +191,11 @@ extension Model {
             if let bad = params.first(where: { !allFinite($0.grad) }) {
                 throw LSTMKitError(.numeric, "the gradient of '\(bad.name)' became NaN or infinite (loss \(loss))")
             }
-            // Copy-on-write makes this the one copy of the weights the step would make anyway
-            // if it had to be undone; it costs O(weights) against the batch's O(batch * weights).
+            // A copy of the weights in case the step must be undone: O(weights) against the
+            // batch's O(batch * weights).
             let before = params.map { $0.value }
             settings.optimizer.step(params)
-            if let bad = params.firstIndex(where: { !allFinite($0.value) }) {
+            if let bad = params.firstIndex(where: { p in !p.withValue { allFinite($0) } }) {
                 for (p, v) in zip(params, before) { p.value = v }
                 throw LSTMKitError(.numeric, "the update made '\(params[bad].name)' NaN or infinite (loss \(loss); is the learning rate too large?)")
             }

@@ -229,8 +229,8 @@ final class Graph {
         func get(_ r: Ref) -> (Tensor, [Float]?) { r.node < 0 ? (x, nil) : (outs[r.node][r.tensor], masks[r.node][r.tensor]) }
         for (i, node) in nodes.enumerated() {
             let layer = layers[i], ins = node.inputs.map(get)
-            if node.initialStates == 0, node.inputs[0].node >= 0, layers[node.inputs[0].node] is Embedding {
-                markReadsEmbedding(layer)
+            if node.initialStates == 0, node.inputs[0].node >= 0, let e = layers[node.inputs[0].node] as? Embedding {
+                markReadsEmbedding(layer, e)
             }
             if let m = layer as? MultiIOLayer {
                 let (o, mk) = m.forward(ins.map { $0.0 }, masks: ins.map { $0.1 }, training: training, rng: &rng)
@@ -308,8 +308,12 @@ final class Graph {
 
 /// A recurrent layer reading an Embedding directly may share the trajectory of identical leading
 /// inputs (Layers/Recurrent.swift): an Embedding is where such runs are padding, the same id
-/// repeated, rather than a float series that happens to start flat.
-func markReadsEmbedding(_ layer: Layer) {
-    if let r = layer as? RecurrentLayer { r.inputFromEmbedding = true }
-    if let bi = layer as? Bidirectional { bi.forwardLayer.inputFromEmbedding = true; bi.backwardLayer.inputFromEmbedding = true }
+/// repeated, rather than a float series that happens to start flat. It may also look its input
+/// projection up by id (ProjectionTable).
+func markReadsEmbedding(_ layer: Layer, _ embedding: Embedding) {
+    let recurrent = (layer as? Bidirectional).map { [$0.forwardLayer, $0.backwardLayer] } ?? [layer as? RecurrentLayer].compactMap { $0 }
+    for r in recurrent {
+        r.inputFromEmbedding = true
+        r.embedding = embedding
+    }
 }

@@ -335,7 +335,7 @@ final class Model {
         var mask: [Float]? = nil
         var previous: Layer? = nil
         for layer in stack ?? layers {
-            if previous is Embedding { markReadsEmbedding(layer) }
+            if let e = previous as? Embedding { markReadsEmbedding(layer, e) }
             (h, mask) = layer.forward(h, mask: mask, training: training, rng: &rng)
             previous = layer
         }

@@ -174,7 +174,7 @@ class OptimizerBase: Optimizer {
         let lr = learningRate.value(at: iterations)
         for (k, p) in params.enumerated() {
             p.grad.withUnsafeBufferPointer { g in
-                p.value.withUnsafeMutableBufferPointer { w in
+                p.withMutableValue { w in
                     if let squares = p.lookupSquares {
                         squares.withUnsafeBufferPointer { update(k, w, g, $0, lr: lr) }
                     } else {

@@ -1,8 +1,8 @@
 /// Data parallelism inside a batch: the rows are split into one part per worker thread, and each
 /// part runs forward and backward through its own copy of the layers (the layers keep their
 /// activations for backward, so two threads cannot share one). Copies hold the model's weights
-/// (copied in before each batch; arrays are copy-on-write, so this costs one copy per optimizer
-/// step) and their own gradients, which are summed into the model's before the optimizer step.
+/// (refreshed before each batch, which copies them once per optimizer step) and their own
+/// gradients, which are summed into the model's before the optimizer step.
 /// A batch is cut into the same parts every time, so results depend on the seed and on the
 /// number of threads, not on timing.
 extension Model {
@@ -40,7 +40,7 @@ extension Model {
         }
         let own = params
         for copy in workerLayers.prefix(count - 1) {
-            for (mine, theirs) in zip(own, copy.flatMap { $0.params }) { theirs.value = mine.value }
+            for (mine, theirs) in zip(own, copy.flatMap { $0.params }) { theirs.copyValues(from: mine) }
         }
         return [layers] + Array(workerLayers.prefix(count - 1))
     }
