@@ -39,7 +39,8 @@ final class Embedding: Layer {
     func build(input: FeatureShape, rng: inout Rng) throws {
         if isBuilt { return }
         // Keras's default embeddings_initializer: uniform(-0.05, 0.05)
-        let w = (0..<(inputDim * outputDim)).map { _ in rng.uniform(-0.05, 0.05) }
+        let w = rng.weightsDiscarded ? [Float](repeating: 0, count: inputDim * outputDim)
+            : (0..<(inputDim * outputDim)).map { _ in rng.uniform(-0.05, 0.05) }
         params = [Param("embeddings", [inputDim, outputDim], w, lookups: true)]
     }
 

@@ -4,6 +4,10 @@ import Glibc
 /// one integer and identical on every platform.
 struct Rng {
     private var s: (UInt64, UInt64, UInt64, UInt64)
+    /// Set for building layers whose weights are replaced right after (loading a file, a worker
+    /// thread's copy): the initializers then return zeros without drawing or computing (Keras's
+    /// orthogonal initializer alone took 70-150 ms of loading the translation model).
+    var weightsDiscarded = false
 
     init(seed: UInt64) {
         // SplitMix64 spreads any seed (even 0) over the whole state.

@@ -75,7 +75,9 @@ final class Model {
         "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D",
     ]
 
-    init(config: JSON, seed: UInt64) throws {
+    /// weightsFollow: the caller sets every weight right after the build (loading a file), so the
+    /// initializers are skipped.
+    init(config: JSON, seed: UInt64, weightsFollow: Bool = false) throws {
         guard let top = config.objectValue else { throw LSTMKitError(.badConfig, "model config must be a JSON object") }
         guard let list = top["layers"]?.arrayValue else {
             throw LSTMKitError(.badConfig, "model config needs a 'layers' list")
@@ -85,6 +87,7 @@ final class Model {
             return s
         } ?? (Graph.describes(top) ? "functional" : "sequential")
         initRng = Rng(seed: seed)
+        initRng.weightsDiscarded = weightsFollow
         trainedInput = try top["trained_input_shape"].flatMap { $0.isNull ? nil : try parseFeatureShape($0, what: "'trained_input_shape'", dropFirst: false) }
         if Graph.describes(top) {
             let (g, nodeLayers, input) = try Graph.parse(top)
@@ -231,15 +234,15 @@ final class Model {
         if !isBuilt { try checkWeightBudget(input: input) }
         if let graph {
             try graph.build(layers, input: input, rng: &initRng)
-            builtInput = input
-            return
-        }
-        var shape = input
-        for layer in layers {
-            try layer.build(input: shape, rng: &initRng)
-            shape = try layer.outputShape(for: shape)
+        } else {
+            var shape = input
+            for layer in layers {
+                try layer.build(input: shape, rng: &initRng)
+                shape = try layer.outputShape(for: shape)
+            }
         }
         builtInput = input
+        initRng.weightsDiscarded = false   // only the weights of the first complete build are replaced
     }
 
     /// Keras's build(input_shape) called by the caller (a model declared without an input shape,

@@ -53,7 +53,7 @@ extension Model {
         let model: Model
         do {
             guard let config = try parsed("lstmkit.config") else { throw corrupt("no model configuration") }
-            model = try Model(config: config, seed: 0)
+            model = try Model(config: config, seed: 0, weightsFollow: true)   // every weight is checked below
             guard let shapeJSON = try parsed("lstmkit.built_input_shape") else { throw corrupt("no input shape") }
             try model.build(input: parseFeatureShape(shapeJSON, what: "built input shape", dropFirst: false))
             if let compile = try parsed("lstmkit.compile") { try model.compile(compile) }

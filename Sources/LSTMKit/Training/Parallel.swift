@@ -21,7 +21,8 @@ extension Model {
         guard count > 1 else { return [layers] }
         guard let input = builtInput else { throw LSTMKitError(.internal, "worker copies requested before the model was built") }
         while workerLayers.count < count - 1 {
-            var copyRng = Rng(seed: 0)   // the initial weights are overwritten below
+            var copyRng = Rng(seed: 0)
+            copyRng.weightsDiscarded = true   // the model's weights are copied in below
             if let graph {
                 let copy = try layers.map { try Model.makeLayer(like: $0) }
                 try graph.build(copy, input: input, rng: &copyRng)
