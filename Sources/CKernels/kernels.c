@@ -1,5 +1,7 @@
 #include "ckernels.h"
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -200,4 +202,38 @@ KERNEL void lk_activation_backward(int kind, const float *restrict y, const floa
 unsigned long long lk_next_generation(void) {
     static _Atomic unsigned long long last;
     return atomic_fetch_add_explicit(&last, 1, memory_order_relaxed) + 1;
+}
+
+struct lk_spin_barrier {
+    _Alignas(64) atomic_int arrived;
+    _Alignas(64) atomic_uint generation;
+};
+
+lk_spin_barrier *lk_spin_barrier_create(void) {
+    lk_spin_barrier *b = aligned_alloc(64, sizeof *b);
+    if (b) {
+        atomic_init(&b->arrived, 0);
+        atomic_init(&b->generation, 0);
+    }
+    return b;
+}
+
+void lk_spin_barrier_destroy(lk_spin_barrier *b) { free(b); }
+
+void lk_spin_barrier_wait(lk_spin_barrier *b, int parties) {
+    unsigned gen = atomic_load_explicit(&b->generation, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) + 1 == parties) {
+        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->generation, gen + 1, memory_order_release);
+        return;
+    }
+    for (long spins = 0; atomic_load_explicit(&b->generation, memory_order_acquire) == gen; spins++) {
+        if (spins < 20000) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            sched_yield();
+        }
+    }
 }

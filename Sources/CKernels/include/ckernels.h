@@ -54,6 +54,14 @@ void lk_activation_backward(int kind, const float *y, const float *dy, float *dz
 /* A number no earlier call returned, from any thread: the versions of the weights (Param). */
 unsigned long long lk_next_generation(void);
 
+/* A barrier for two threads that meet once per timestep (a batch-1 step split over both cores):
+ * spins, since a futex wake-up costs more than the step (a few microseconds), and yields the CPU
+ * after a while in case the other thread is not running. */
+typedef struct lk_spin_barrier lk_spin_barrier;
+lk_spin_barrier *lk_spin_barrier_create(void);   /* NULL when out of memory */
+void lk_spin_barrier_destroy(lk_spin_barrier *b);
+void lk_spin_barrier_wait(lk_spin_barrier *b, int parties);
+
 #include "lk_bf16.h"
 
 #endif

@@ -64,6 +64,26 @@ final class LSTM: RecurrentLayer {
         }
     }
 
+    override var supportsUnitSplit: Bool { true }
+
+    override func forwardStepUnits(_ s: Int, row i: Int, slice: Range<Int>, kernel: UnsafePointer<Float>,
+                                   gates q: UnsafeMutablePointer<Float>) {
+        let b = batch, h = units, n = slice.count, u0 = slice.lowerBound
+        let hPrev = hs.p + (s * b + i) * h, hNext = hPrev + b * h
+        let cPrev = cs.p + (s * b + i) * h, cNext = cPrev + b * h
+        if isMasked(s, i) {
+            (hNext + u0).update(from: hPrev + u0, count: n)
+            (cNext + u0).update(from: cPrev + u0, count: n)
+            return
+        }
+        sgemm(m: 1, n: 4 * n, k: h, a: hPrev, lda: h, b: kernel, ldb: 4 * n, beta: 0, c: q, ldc: 4 * n)
+        let zs = zStep(s) + i * 4 * h
+        for g in 0..<4 {
+            for j in 0..<n { q[g * n + j] += zs[g * h + u0 + j] }
+        }
+        lk_lstm_forward(q, cPrev + u0, cNext + u0, tanhC.p + (s * b + i) * h + u0, hNext + u0, n)
+    }
+
     override var stateCount: Int { 2 }
 
     override func cellState(_ k: Int, time: Int, row: Int) -> UnsafeMutablePointer<Float> {

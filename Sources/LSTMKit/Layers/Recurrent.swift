@@ -1,3 +1,4 @@
+import CKernels
 import Glibc
 
 /// The sequence plumbing that Keras's RNN layer gives LSTM, GRU and SimpleRNN, written once:
@@ -85,6 +86,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     let projectionTable = ProjectionTable()
     private var tableRows: UnsafePointer<Float>? = nil  // during a forward that projects by table
     private var entryIds: [Int32] = []  // (T, B') then: the id behind each entry of xT
+    private(set) var unitSplit: UnitSplit? = nil  // for one-row forward-only passes, made on first use
     /// Off: every step computes every row (the plain computation, for tests; LSTMKIT_PADDING_SKIP=0
     /// turns it off for benchmarks).
     static var skipPadding = getenv("LSTMKIT_PADDING_SKIP").map { String(cString: $0) != "0" } ?? true
@@ -171,6 +173,12 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// Step s on the given rows: add the recurrent term to z[s] (via addRecurrent), activate, write
     /// hs[s+1]. Rows outside the range are the driver's.
     func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) { fatalError("abstract") }
+    /// forwardStep for row i and the units `slice` only (UnitSplit): the recurrent product with
+    /// `kernel`, those units' columns of U packed gate by gate (H, G*n), into `gates` (G*n).
+    /// Cells that implement it say so with supportsUnitSplit.
+    func forwardStepUnits(_ s: Int, row i: Int, slice: Range<Int>, kernel: UnsafePointer<Float>,
+                          gates: UnsafeMutablePointer<Float>) { fatalError("no unit split for \(className)") }
+    var supportsUnitSplit: Bool { false }
     func prepareBackward() {}
     /// Step s on the given rows: from dh (B, H), fill dZ[s] (and dR[s]) and add the non-GEMM paths
     /// to dhPrev (B, H). Masked rows are left alone: the driver passes their gradient on.
@@ -411,8 +419,9 @@ class RecurrentLayer: Layer, MultiIOLayer {
 
         // A forward-only pass over a plain plan projects the input a few steps at a time, just
         // before the steps read it, into a ring of zRingSteps steps (see forwardOnly).
-        zRingSteps = forwardOnly && runs == nil && inMasks.count == 0 && !repeatedInput && t > 2 * RecurrentLayer.zChunk
-            ? RecurrentLayer.zChunk : 0
+        let splitUnits = splitsUnits()
+        zRingSteps = forwardOnly && runs == nil && inMasks.count == 0 && !repeatedInput && !splitUnits
+            && t > 2 * RecurrentLayer.zChunk ? RecurrentLayer.zChunk : 0
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
         z.resize((zRingSteps > 0 ? zRingSteps : t) * bi * gh)
         if zRingSteps == 0 {
@@ -458,6 +467,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
             let U = up.baseAddress!
             recurrentKernel16 = kernel16.refresh(U, rows: h, cols: gh)
             defer { recurrentKernel16 = nil }
+            if splitUnits && stepSplittingUnits(t) { return }
             for s in 0..<t {
                 if zRingSteps > 0 && s % zRingSteps == 0 { projectRing(from: s) }
                 if active[s] > 0 { forwardStep(s, rows: 0..<active[s], U) }
@@ -519,6 +529,35 @@ class RecurrentLayer: Layer, MultiIOLayer {
         return (s + 1) * batch + i
     }
 
+    /// Whether this forward steps its units on two threads (UnitSplit): a one-row forward-only
+    /// pass of a wide enough cell that can compute part of its units, outside mixed_bfloat16
+    /// (whose rounding is per thread).
+    private func splitsUnits() -> Bool {
+        guard UnitSplit.enabled && forwardOnly && supportsUnitSplit && batch == 1 && units >= UnitSplit.minUnits
+                && recMasks.count == 0 && lk_bf16_thread_enabled() == 0 && WorkerPool.shared.threads >= 2 else { return false }
+        if unitSplit == nil { unitSplit = UnitSplit() }
+        return unitSplit!.usable
+    }
+
+    /// The step loop of forward for the one row, its units split over two threads; false, having
+    /// done nothing, when two threads are not free.
+    private func stepSplittingUnits(_ t: Int) -> Bool {
+        guard let split = unitSplit else { return false }
+        split.prepare(params[1], units: units, gates: gateCount)
+        let ran = WorkerPool.shared.runTogether { p in
+            let mine = UnitSplit.units(p, of: units)
+            for s in 0..<t {
+                let starts = s + 1 < t && active[s + 1] > active[s]   // the row's run begins at s+1
+                if active[s] == 0 && !starts { continue }              // nothing to do, on either thread
+                if active[s] > 0 { forwardStepUnits(s, row: 0, slice: mine, kernel: split.kernel(p), gates: split.gates(p)) }
+                if starts { copyState(0, 0, s + 1, 0, slice: mine) }
+                split.meet()
+            }
+        }
+        if ran { split.passes += 1 }
+        return ran
+    }
+
     /// True when each row of x (B, T, D) holds the same vector at every step, as RepeatVector's
     /// output does. A sequence that varies usually differs by step 1, so this stops early.
     private func stepsRepeat(_ x: Tensor) -> Bool {
@@ -577,6 +616,15 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let bi = batch, h = units
         (hs.p + (toTime * bi + to) * h).update(from: hs.p + (fromTime * bi + from) * h, count: h)
         copyCellState(fromTime: fromTime, from, toTime: toTime, to)
+    }
+
+    /// copyState for the units `slice` only.
+    private func copyState(_ fromTime: Int, _ from: Int, _ toTime: Int, _ to: Int, slice: Range<Int>) {
+        let bi = batch, h = units, u0 = slice.lowerBound
+        (hs.p + (toTime * bi + to) * h + u0).update(from: hs.p + (fromTime * bi + from) * h + u0, count: slice.count)
+        for k in 1..<stateCount {
+            (cellState(k, time: toTime, row: to) + u0).update(from: cellState(k, time: fromTime, row: from) + u0, count: slice.count)
+        }
     }
 
     /// Chooses the row order and the rows each step computes (the padding notes at the top); the

@@ -57,6 +57,24 @@ final class WorkerPool: @unchecked Sendable {
             for p in 0..<parts { body(p) }
             return
         }
+        dispatch(parts: parts, used: used, body)
+    }
+
+    /// Runs body(0) and body(1) at the same time, on the calling thread and a worker, and returns
+    /// true; or returns false without running anything when two threads are not free (a
+    /// one-thread pool, or the pool busy with another computation). For parts that wait on each
+    /// other, which run() cannot promise (it may run parts one after the other).
+    func runTogether(_ body: (Int) -> Void) -> Bool {
+        guard threads >= 2, pthread_mutex_trylock(busy) == 0 else { return false }
+        defer { pthread_mutex_unlock(busy) }
+        startWorkersOnce()
+        guard available >= 2 else { return false }
+        dispatch(parts: 2, used: 2, body)
+        return true
+    }
+
+    /// Deals parts 0..<parts over `used` threads, the caller's included, and waits for them all.
+    private func dispatch(parts: Int, used: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { escapable in
             pthread_mutex_lock(mutex)
             // Parts beyond the thread count are dealt round-robin: worker w takes w, w+used, ...

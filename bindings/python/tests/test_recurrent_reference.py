@@ -299,3 +299,17 @@ def test_save_and_load_keep_recurrent_layers(rng, tmp_path):
     assert again.layers[1].merge_mode == "ave" and again.layers[1].layer.units == 3
     assert again.layers[2].go_backwards and not again.layers[2].reset_after
     np.testing.assert_array_equal(again.predict(x, verbose=0), want)
+
+
+def test_batch_one_wide_lstm_splits_its_units(rng):
+    """Batch-1 predict of an LSTM of 160 units or more computes each step's units on two threads
+    (Layers/UnitSplit.swift); the predictions are the reference's all the same, masks included."""
+    model = lstmkit.Sequential([Embedding(20, 4, mask_zero=True), LSTM(176, return_sequences=True),
+                                LSTM(168), Dense(2)])
+    x = padded_ids(rng, 6, 7, 20)
+    weights = [rng.normal(0.0, 0.3, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(weights)
+    spec = [("embedding", {"mask_zero": True}), ("lstm", {"return_sequences": True}), ("lstm", {}),
+            ("dense", {})]
+    want = reference_predict(spec, weights, x)
+    np.testing.assert_allclose(model.predict(x, batch_size=1, verbose=0), want, rtol=0, atol=2e-5)

@@ -1,0 +1,67 @@
+import XCTest
+@testable import LSTMKit
+
+/// A one-row forward-only pass of a wide LSTM splits every step's units over two threads
+/// (UnitSplit); its outputs and final states must equal one thread's, with and without masks,
+/// in both directions, and after the weights change.
+final class UnitSplitTests: XCTestCase {
+    let t = 7, d = 3
+
+    override func tearDown() { UnitSplit.enabled = true }
+
+    func testSplitGivesOneThreadsResults() throws {
+        try XCTSkipIf(WorkerPool.shared.threads < 2, "needs two engine threads")
+        var rng = Rng(seed: 21)
+        let x = randomTensor([1, t, d], &rng)
+        let masks: [[Float]?] = [nil,
+                                 [1, 1, 1, 1, 0, 0, 0],   // post-padding: the row's run ends early
+                                 [0, 0, 1, 1, 1, 1, 1],   // pre-padding: it starts late
+                                 [1, 0, 1, 1, 0, 1, 1]]   // holes: masked steps inside
+        // an odd width, so the halves differ (96 and 73 units); and the narrowest that splits
+        for (units, seq, back) in [(169, false, false), (169, true, false), (169, false, true), (169, true, true),
+                                   (UnitSplit.minUnits, true, false)] {
+            do {
+                do {
+                    for mask in masks {
+                        let config: JSON = .object(["units": .number(Double(units)), "return_sequences": .bool(seq),
+                                                    "go_backwards": .bool(back), "return_state": true])
+                        let layer = try XCTUnwrap(try makeLayer("LSTM", config, input: [t, d], weightsFollow: true) as? RecurrentLayer)
+                        var w = Rng(seed: 6)
+                        for p in layer.params { p.value = (0..<p.count).map { _ in w.uniform(-0.3, 0.3) } }
+                        layer.forwardOnly = true
+                        let what = "units=\(units) seq=\(seq) back=\(back) mask=\(mask.map { "\($0)" } ?? "none")"
+                        for round in 0..<2 {
+                            if round == 1 { layer.params[1].value = layer.params[1].value.map { -$0 } }  // repacked?
+                            var r1 = Rng(seed: 1), r2 = Rng(seed: 1)
+                            UnitSplit.enabled = false
+                            let (one, _) = layer.forward(x, mask: mask, training: false, rng: &r1)
+                            let oneStates = layer.finalStates
+                            UnitSplit.enabled = true
+                            let passes = layer.unitSplit?.passes ?? 0
+                            let (two, _) = layer.forward(x, mask: mask, training: false, rng: &r2)
+                            XCTAssertEqual(layer.unitSplit?.passes, passes + 1, what)
+                            XCTAssertEqual(two.shape, one.shape, what)
+                            for (u, v) in zip(two.data, one.data) { XCTAssertEqual(u, v, accuracy: 1e-6, what) }
+                            for (s1, s2) in zip(layer.finalStates, oneStates) {
+                                for (u, v) in zip(s1.data, s2.data) { XCTAssertEqual(u, v, accuracy: 1e-6, what) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testNarrowOrBatchedPassesStayOnOneThread() throws {
+        var rng = Rng(seed: 2)
+        for (units, rows) in [(UnitSplit.minUnits - 16, 1), (UnitSplit.minUnits, 2)] {
+            let layer = try XCTUnwrap(try makeLayer("LSTM", .object(["units": .number(Double(units))]), input: [t, d],
+                                                    weightsFollow: true) as? RecurrentLayer)
+            layer.forwardOnly = true
+            let x = randomTensor([rows, t, d], &rng)
+            var r = Rng(seed: 1)
+            _ = layer.forward(x, mask: nil, training: false, rng: &r)
+            XCTAssertEqual(layer.unitSplit?.passes ?? 0, 0, "units=\(units) rows=\(rows)")
+        }
+    }
+}
