@@ -90,7 +90,7 @@ final class BFloat16Tests: XCTestCase {
                     BFloat16Products.with(.mixedBFloat16) {
                         sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: &got, ldc: n)
                         let rows = tb ? n : k, cols = tb ? k : n
-                        let op = copy.refresh(b, rows: rows, cols: cols)
+                        let op = copy.refresh(Param("b", [rows, cols], b), rows: rows, cols: cols)
                         XCTAssertNotNil(op)
                         sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, b16: op, ldb: ldb,
                               beta: 1, c: &gotCopy, ldc: n)
@@ -102,6 +102,25 @@ final class BFloat16Tests: XCTestCase {
             }
         }
         XCTAssertNoThrow(try BFloat16Products.throwRecordedFailure())
+    }
+
+    /// The copy is converted again when, and only when, its weight has changed.
+    func testCopyFollowsItsWeight() throws {
+        try requireBF16()
+        let w = Param("w", [2, 3], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+        let copy = BFloat16Copy()
+        func values() -> [Float] {
+            BFloat16Products.with(.mixedBFloat16) {
+                let op = copy.refresh(w, rows: 2, cols: 3)!
+                return Array(UnsafeBufferPointer(start: op.values, count: 6))
+            }
+        }
+        XCTAssertEqual(values(), rounded(w.value))
+        w.value = [1.01, -2.02, 3.03, -4.04, 5.05, -6.06]
+        XCTAssertEqual(values(), rounded(w.value))
+        w.withMutableValue { $0[0] = 7.07 }
+        XCTAssertEqual(values(), rounded(w.value))
+        XCTAssertNotEqual(values(), w.value)   // the values really are rounded
     }
 
     func testOtherBetasAreRefused() throws {

@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 @testable import LSTMKit
 
@@ -50,6 +51,36 @@ final class UnitSplitTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Under mixed_bfloat16 both halves multiply bfloat16-rounded operands, as the one-thread
+    /// one-row product does, and the calling thread's policy is back afterwards.
+    func testSplitUnderBFloat16GivesOneThreadsResults() throws {
+        try XCTSkipIf(WorkerPool.shared.threads < 2, "needs two engine threads")
+        if lk_bf16_open() != 0 { throw XCTSkip(String(cString: lk_bf16_error())) }
+        var rng = Rng(seed: 4)
+        let x = randomTensor([1, t, d], &rng)
+        let layer = try XCTUnwrap(try makeLayer("LSTM", .object(["units": 176, "return_sequences": true]), input: [t, d],
+                                                weightsFollow: true) as? RecurrentLayer)
+        var w = Rng(seed: 6)
+        for p in layer.params { p.value = (0..<p.count).map { _ in w.uniform(-0.3, 0.3) } }
+        layer.forwardOnly = true
+        func run(split: Bool) -> [Float] {
+            UnitSplit.enabled = split
+            var r = Rng(seed: 1)
+            return BFloat16Products.with(.mixedBFloat16) {
+                let y = layer.forward(x, mask: nil, training: false, rng: &r).0.data
+                XCTAssertEqual(lk_bf16_thread_enabled(), 1)
+                return y
+            }
+        }
+        let one = run(split: false), two = run(split: true)
+        XCTAssertEqual(layer.unitSplit?.passes, 1)
+        for (u, v) in zip(two, one) { XCTAssertEqual(u, v, accuracy: 1e-6) }
+        UnitSplit.enabled = false
+        var r = Rng(seed: 1)
+        let float32 = layer.forward(x, mask: nil, training: false, rng: &r).0.data
+        XCTAssertGreaterThan(zip(two, float32).map { abs($0 - $1) }.max()!, 1e-4)   // rounding did happen
     }
 
     func testNarrowOrBatchedPassesStayOnOneThread() throws {

@@ -67,7 +67,7 @@ final class LSTM: RecurrentLayer {
     override var supportsUnitSplit: Bool { true }
 
     override func forwardStepUnits(_ s: Int, row i: Int, slice: Range<Int>, kernel: UnsafePointer<Float>,
-                                   gates q: UnsafeMutablePointer<Float>) {
+                                   gates q: UnsafeMutablePointer<Float>, roundedState: UnsafeMutablePointer<Float>?) {
         let b = batch, h = units, n = slice.count, u0 = slice.lowerBound
         let hPrev = hs.p + (s * b + i) * h, hNext = hPrev + b * h
         let cPrev = cs.p + (s * b + i) * h, cNext = cPrev + b * h
@@ -76,7 +76,12 @@ final class LSTM: RecurrentLayer {
             (cNext + u0).update(from: cPrev + u0, count: n)
             return
         }
-        sgemm(m: 1, n: 4 * n, k: h, a: hPrev, lda: h, b: kernel, ldb: 4 * n, beta: 0, c: q, ldc: 4 * n)
+        var a = UnsafePointer(hPrev)
+        if let copy = roundedState {
+            lk_bf16_round(hPrev, copy, h)
+            a = UnsafePointer(copy)
+        }
+        sgemm(m: 1, n: 4 * n, k: h, a: a, lda: h, b: kernel, ldb: 4 * n, beta: 0, c: q, ldc: 4 * n)
         let zs = zStep(s) + i * 4 * h
         for g in 0..<4 {
             for j in 0..<n { q[g * n + j] += zs[g * h + u0 + j] }

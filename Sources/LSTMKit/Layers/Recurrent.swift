@@ -174,10 +174,13 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// hs[s+1]. Rows outside the range are the driver's.
     func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) { fatalError("abstract") }
     /// forwardStep for row i and the units `slice` only (UnitSplit): the recurrent product with
-    /// `kernel`, those units' columns of U packed gate by gate (H, G*n), into `gates` (G*n).
+    /// `kernel`, those units' columns of U packed gate by gate (H, G*n), into `gates` (G*n); with
+    /// roundedState (H floats), of the previous state rounded to bfloat16 there first.
     /// Cells that implement it say so with supportsUnitSplit.
     func forwardStepUnits(_ s: Int, row i: Int, slice: Range<Int>, kernel: UnsafePointer<Float>,
-                          gates: UnsafeMutablePointer<Float>) { fatalError("no unit split for \(className)") }
+                          gates: UnsafeMutablePointer<Float>, roundedState: UnsafeMutablePointer<Float>?) {
+        fatalError("no unit split for \(className)")
+    }
     var supportsUnitSplit: Bool { false }
     func prepareBackward() {}
     /// Step s on the given rows: from dh (B, H), fill dZ[s] (and dR[s]) and add the non-GEMM paths
@@ -465,7 +468,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         }
         params[1].withValue { up in
             let U = up.baseAddress!
-            recurrentKernel16 = kernel16.refresh(U, rows: h, cols: gh)
+            recurrentKernel16 = kernel16.refresh(params[1], rows: h, cols: gh)
             defer { recurrentKernel16 = nil }
             if splitUnits && stepSplittingUnits(t) { return }
             for s in 0..<t {
@@ -530,11 +533,10 @@ class RecurrentLayer: Layer, MultiIOLayer {
     }
 
     /// Whether this forward steps its units on two threads (UnitSplit): a one-row forward-only
-    /// pass of a wide enough cell that can compute part of its units, outside mixed_bfloat16
-    /// (whose rounding is per thread).
+    /// pass of a wide enough cell that can compute part of its units.
     private func splitsUnits() -> Bool {
         guard UnitSplit.enabled && forwardOnly && supportsUnitSplit && batch == 1 && units >= UnitSplit.minUnits
-                && recMasks.count == 0 && lk_bf16_thread_enabled() == 0 && WorkerPool.shared.threads >= 2 else { return false }
+                && recMasks.count == 0 && WorkerPool.shared.threads >= 2 else { return false }
         if unitSplit == nil { unitSplit = UnitSplit() }
         return unitSplit!.usable
     }
@@ -543,13 +545,23 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// done nothing, when two threads are not free.
     private func stepSplittingUnits(_ t: Int) -> Bool {
         guard let split = unitSplit else { return false }
-        split.prepare(params[1], units: units, gates: gateCount)
+        // Under mixed_bfloat16 a one-row product is OpenBLAS's over operands rounded to bfloat16
+        // (Support/BLAS.swift); the halves do the same explicitly, since the policy is a flag of
+        // the calling thread only: its routing is off meanwhile.
+        let rounding = recurrentKernel16 != nil
+        split.prepare(params[1], rounded: recurrentKernel16?.values, units: units, gates: gateCount)
+        let policy = lk_bf16_thread_enabled()
+        lk_bf16_set_thread_enabled(0)
+        defer { lk_bf16_set_thread_enabled(policy) }
         let ran = WorkerPool.shared.runTogether { p in
             let mine = UnitSplit.units(p, of: units)
             for s in 0..<t {
                 let starts = s + 1 < t && active[s + 1] > active[s]   // the row's run begins at s+1
                 if active[s] == 0 && !starts { continue }              // nothing to do, on either thread
-                if active[s] > 0 { forwardStepUnits(s, row: 0, slice: mine, kernel: split.kernel(p), gates: split.gates(p)) }
+                if active[s] > 0 {
+                    forwardStepUnits(s, row: 0, slice: mine, kernel: split.kernel(p), gates: split.gates(p),
+                                     roundedState: rounding ? split.stateCopy(p) : nil)
+                }
                 if starts { copyState(0, 0, s + 1, 0, slice: mine) }
                 split.meet()
             }
@@ -835,7 +847,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         params[1].withValue { up in
         dy.data.withUnsafeBufferPointer { dyp in
             let U = up.baseAddress!
-            recurrentKernel16 = kernel16.refresh(U, rows: h, cols: gh)
+            recurrentKernel16 = kernel16.refresh(params[1], rows: h, cols: gh)
             defer { recurrentKernel16 = nil }
             for s in stride(from: t - 1, through: 0, by: -1) {
                 dhs.update(from: dprev, count: bi * h)

@@ -15,7 +15,8 @@ final class UnitSplit {
 
     private let packed = [FloatBuffer(), FloatBuffer()]
     private let scratch = [FloatBuffer(), FloatBuffer()]
-    private var packedFrom: (version: UInt64, units: Int)? = nil
+    private let stateCopies = [FloatBuffer(), FloatBuffer()]
+    private var packedFrom: (version: UInt64, units: Int, rounded: Bool)? = nil
     private let barrier = lk_spin_barrier_create()
     /// Passes stepped this way so far (for tests).
     var passes = 0
@@ -32,27 +33,33 @@ final class UnitSplit {
     }
 
     /// Packs both parts' columns of the recurrent kernel (H, G*H), unless they hold this version:
-    /// part p's is (H, G*n), gate by gate, n = its units. Call before the threads start.
-    func prepare(_ kernel: Param, units h: Int, gates g: Int) {
-        if let from = packedFrom, from.version == kernel.version, from.units == h { return }
+    /// part p's is (H, G*n), gate by gate, n = its units. `rounded`: the kernel's values rounded
+    /// to bfloat16 (mixed_bfloat16's BFloat16Copy), packed instead of the kernel's own. Call
+    /// before the threads start.
+    func prepare(_ kernel: Param, rounded: UnsafePointer<Float>?, units h: Int, gates g: Int) {
+        if let from = packedFrom, from.version == kernel.version, from.units == h, from.rounded == (rounded != nil) { return }
         kernel.withValue { u in
+            let src = rounded ?? u.baseAddress!
             for p in 0..<2 {
                 let r = UnitSplit.units(p, of: h), n = r.count
                 packed[p].resize(h * g * n)
                 scratch[p].resize(g * n)
+                stateCopies[p].resize(h)
                 for k in 0..<h {
                     for gate in 0..<g {
-                        (packed[p].p + (k * g + gate) * n).update(from: u.baseAddress! + k * g * h + gate * h + r.lowerBound, count: n)
+                        (packed[p].p + (k * g + gate) * n).update(from: src + k * g * h + gate * h + r.lowerBound, count: n)
                     }
                 }
             }
         }
-        packedFrom = (kernel.version, h)
+        packedFrom = (kernel.version, h, rounded != nil)
     }
 
     func kernel(_ p: Int) -> UnsafePointer<Float> { UnsafePointer(packed[p].p) }
     /// Part p's G*n floats for its gates of the step.
     func gates(_ p: Int) -> UnsafeMutablePointer<Float> { scratch[p].p }
+    /// Part p's H floats for the previous state rounded to bfloat16, under mixed_bfloat16.
+    func stateCopy(_ p: Int) -> UnsafeMutablePointer<Float> { stateCopies[p].p }
 
     /// Both threads wait here after every step.
     func meet() { lk_spin_barrier_wait(barrier, 2) }

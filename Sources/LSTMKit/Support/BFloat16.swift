@@ -58,28 +58,35 @@ struct BFloat16Operand {
     func advanced(by k: Int) -> BFloat16Operand { BFloat16Operand(bits: bits + k, values: values + k) }
 }
 
-/// The bfloat16 form of a weight matrix, made once per pass for the products that read it at
-/// every step.
+/// The bfloat16 form of a weight matrix for the products that read it at every step, converted
+/// again only when the weight has changed (its Param's version): once per training step, once
+/// for all the predictions between two.
 final class BFloat16Copy {
     private var bits: UnsafeMutablePointer<UInt16>? = nil
     private var capacity = 0
-    // on a cache line (FloatBuffer): a batch-1 step's sgemv reads these values
+    // on a cache line (FloatBuffer): a batch-1 step's product reads these values
     private let values = FloatBuffer()
+    private var convertedVersion: UInt64? = nil
 
     deinit { bits?.deallocate() }
 
-    /// src (rows, cols), compact, rounded; nil unless this thread computes in bfloat16.
-    func refresh(_ src: UnsafePointer<Float>, rows: Int, cols: Int) -> BFloat16Operand? {
+    /// The weight (rows, cols) rounded; nil unless this thread computes in bfloat16.
+    func refresh(_ weight: Param, rows: Int, cols: Int) -> BFloat16Operand? {
         guard lk_bf16_thread_enabled() != 0 else { return nil }
         let n = rows * cols
-        if n > capacity {
-            bits?.deallocate()
-            bits = .allocate(capacity: n)
-            capacity = n
+        if convertedVersion != weight.version || values.count != n {
+            if n > capacity {
+                bits?.deallocate()
+                bits = .allocate(capacity: n)
+                capacity = n
+            }
+            values.resize(n)
+            weight.withValue { src in
+                lk_bf16_convert(src.baseAddress!, cols, bits!, rows, cols)
+                lk_bf16_round(src.baseAddress!, values.p, n)
+            }
+            convertedVersion = weight.version
         }
-        values.resize(n)
-        lk_bf16_convert(src, cols, bits!, rows, cols)
-        lk_bf16_round(src, values.p, n)
         return BFloat16Operand(bits: bits!, values: values.p)
     }
 }
