@@ -164,6 +164,21 @@ def test_repeat_vector_flatten_and_spatial_dropout_at_inference(rng):
     assert model.layers[1].get_weights() == []
 
 
+def test_predict_sizes_its_output_from_the_last_call_and_survives_a_stale_size(rng):
+    """predict remembers how many floats a row gave (one library call instead of two); the
+    remembered size is only a hint: too small or too large, the output is still right."""
+    model = lstmkit.Sequential([Input(shape=(4,)), Dense(3), RepeatVector(5),
+                                TimeDistributed(Dense(2))])
+    x = rng.normal(size=(6, 4)).astype(np.float32)
+    want = predict(model, x)
+    assert want.shape == (6, 5, 2)
+    assert model._floats_per_row[(4,)] == 10
+    for stale in (1, 10, 400):
+        model._floats_per_row[(4,)] = stale
+        np.testing.assert_array_equal(model.predict(x, verbose=0), want)
+        assert model._floats_per_row[(4,)] == 10
+
+
 def test_flatten_after_variable_length_embedding_builds_on_first_data(rng):
     model = lstmkit.Sequential([Embedding(20, 4), Flatten(), Dense(1)])
     x = rng.integers(0, 20, size=(3, 6)).astype(np.int32)
