@@ -63,5 +63,6 @@ void lk_spin_barrier_destroy(lk_spin_barrier *b);
 void lk_spin_barrier_wait(lk_spin_barrier *b, int parties);
 
 #include "lk_bf16.h"
+#include "lk_f32.h"
 
 #endif

@@ -107,12 +107,32 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
 private func blasProduct(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
                          lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>,
                          ldc: Int) {
+    if float32ViaOneDNN(m: m, n: n, k: k),
+       lk_f32_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0 {
+        return
+    }
     // One row (batch-1 inference, the shared padding row) too: on weights aligned to a cache line
     // (Param) OpenBLAS's small-matrix GEMM ran M1's batch-1 step 1.15x as fast as its sgemv
     // (bench/NOTES-perf.md, section 6).
     blasSgemm(cblasRowMajor, transA ? cblasTrans : cblasNoTrans, transB ? cblasTrans : cblasNoTrans,
               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+/// float32 products go to oneDNN's sgemm (Sources/CKernels/f32_gemm.c) where it was faster than
+/// OpenBLAS's, one thread, this project's machine (bench/NOTES-perf.md, section 6): from about a
+/// million multiply-adds (an IMDB step of 32 rows 1.5x, the Rotten Tomatoes step 1.2x), and from
+/// 4 rows when B is large (OpenBLAS packs B at every call: 8 x 256 by 256 x 1024 2.8x). Smaller
+/// ones, and single rows, stay on OpenBLAS's small-matrix kernels, which win there. Without
+/// oneDNN, or with LSTMKIT_FLOAT32_GEMM=openblas, everything runs on OpenBLAS.
+@inline(__always)
+private func float32ViaOneDNN(m: Int, n: Int, k: Int) -> Bool {
+    oneDNNFloat32 && (m * n * k >= 1 << 20 || (m >= 4 && n * k >= 1 << 17))
+}
+
+let oneDNNFloat32: Bool = {
+    if let choice = getenv("LSTMKIT_FLOAT32_GEMM"), String(cString: choice) == "openblas" { return false }
+    return lk_f32_gemm_available() != 0
+}()
 
 /// Products of at least this many multiply-adds go to oneDNN; smaller ones are cheaper as
 /// OpenBLAS's float32 product of the rounded operands, which is the same arithmetic (bfloat16
