@@ -129,7 +129,7 @@ private func float32ViaOneDNN(m: Int, n: Int, k: Int) -> Bool {
     oneDNNFloat32 && (m * n * k >= 1 << 20 || (m >= 4 && n * k >= 1 << 17))
 }
 
-let oneDNNFloat32: Bool = {
+private let oneDNNFloat32: Bool = {
     if let choice = getenv("LSTMKIT_FLOAT32_GEMM"), String(cString: choice) == "openblas" { return false }
     return lk_f32_gemm_available() != 0
 }()
