@@ -7,7 +7,9 @@ import Glibc
 /// packed copy of their kernel columns (which stays in its core's cache), and the threads meet
 /// once per step, since the next step needs the whole state. The translation model's recurrent
 /// products took 1.7-1.8x less time this way; below about 160 units the meeting costs what the
-/// halved product saves (bench/NOTES-perf.md, section 6).
+/// halved product saves (bench/NOTES-perf.md, section 6). The results are one thread's, bit for
+/// bit (each unit's sums run in the same order), so whether the pool was free to split a call
+/// never shows in its output.
 final class UnitSplit {
     static let minUnits = 160
     /// Off (LSTMKIT_UNIT_SPLIT=0, or tests): one thread computes every unit.
