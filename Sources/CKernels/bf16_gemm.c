@@ -97,6 +97,8 @@ int lk_bf16_thread_enabled(void) { return thread_enabled; }
 #include <pthread.h>
 #include <oneapi/dnnl/dnnl.h>
 
+#include "dnnl_library.h"
+
 /* oneDNN's entry points, looked up in the library opened at run time (nothing is linked). */
 #define DNNL_FUNCTIONS(X) \
     X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_memory_desc_init_by_strides) \
@@ -108,7 +110,6 @@ int lk_bf16_thread_enabled(void) { return thread_enabled; }
     X(dnnl_primitive_execute) X(dnnl_stream_wait)
 #define DECLARE(name) static __typeof__(name) *p_##name;
 DNNL_FUNCTIONS(DECLARE)
-static void (*p_omp_set_num_threads)(int);
 
 static pthread_once_t open_once = PTHREAD_ONCE_INIT;
 static int open_status = -1;
@@ -137,13 +138,12 @@ static void open_dnnl(void) {
                  "slower than float32 here");
         return;
     }
-    const char *path = getenv("LSTMKIT_DNNL");
-    if (!path || !*path) path = "libdnnl.so.2";
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    const char *path, *why;
+    void *lib = lk_dnnl_library(&path, &why);
     if (!lib) {
         snprintf(open_error, sizeof open_error,
                  "mixed_bfloat16 needs oneDNN: %s could not be opened (%s); install Debian's libdnnl2 or set "
-                 "LSTMKIT_DNNL to its path", path, dlerror());
+                 "LSTMKIT_DNNL to its path", path, why);
         return;
     }
 #define LOOKUP(name) \
@@ -152,10 +152,6 @@ static void open_dnnl(void) {
         return; \
     }
     DNNL_FUNCTIONS(LOOKUP)
-    /* oneDNN runs OpenMP teams; the engine runs its own threads, so each call uses one (the
-     * setting is per calling thread). */
-    void *gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_NOLOAD);
-    if (gomp) p_omp_set_num_threads = (void (*)(int))dlsym(gomp, "omp_set_num_threads");
     if (p_dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) {
         snprintf(open_error, sizeof open_error, "oneDNN could not create a CPU engine");
         return;
@@ -281,7 +277,7 @@ static int start_call(float beta) {
         }
         dnnl_status_t s = p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
         if (s != dnnl_success) { free(cache); cache = NULL; return fail("stream_create", s); }
-        if (p_omp_set_num_threads) p_omp_set_num_threads(1);
+        lk_dnnl_one_thread();
     }
     return 0;
 }

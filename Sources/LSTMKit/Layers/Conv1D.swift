@@ -91,8 +91,7 @@ final class Conv1D: Layer {
         let d = input[1]!, k = kernelSize, f = filters
         inputDim = d
         let limit = (6.0 / Float(k * d + k * f)).squareRoot()
-        params = [Param("kernel", [k, d, f], rng.weightsDiscarded ? [Float](repeating: 0, count: k * d * f)
-                                                : (0..<(k * d * f)).map { _ in rng.uniform(-limit, limit) })]
+        params = [Param("kernel", [k, d, f], uniformWeights(k * d * f, limit: limit, rng: &rng))]
         if useBias { params.append(Param("bias", [f], [Float](repeating: 0, count: f))) }
     }
 

@@ -39,9 +39,8 @@ final class Embedding: Layer {
     func build(input: FeatureShape, rng: inout Rng) throws {
         if isBuilt { return }
         // Keras's default embeddings_initializer: uniform(-0.05, 0.05)
-        let w = rng.weightsDiscarded ? [Float](repeating: 0, count: inputDim * outputDim)
-            : (0..<(inputDim * outputDim)).map { _ in rng.uniform(-0.05, 0.05) }
-        params = [Param("embeddings", [inputDim, outputDim], w, lookups: true)]
+        params = [Param("embeddings", [inputDim, outputDim], uniformWeights(inputDim * outputDim, limit: 0.05, rng: &rng),
+                        lookups: true)]
     }
 
     // x: (B, T) ids as Float   ->   y: (B, T, D)

@@ -118,11 +118,16 @@ protocol MultiIOLayer: Layer {
     func backward(_ dys: [Tensor?]) -> [Tensor]
 }
 
+/// `count` weights drawn uniformly from (-limit, limit); zeros, drawing nothing, when the rng
+/// builds weights that are replaced right after (Rng.weightsDiscarded).
+func uniformWeights(_ count: Int, limit: Float, rng: inout Rng) -> [Float] {
+    if rng.weightsDiscarded { return [Float](repeating: 0, count: count) }
+    return (0..<count).map { _ in rng.uniform(-limit, limit) }
+}
+
 /// Keras's glorot_uniform for a (fanIn, fanOut) matrix.
 func glorotUniform(_ fanIn: Int, _ fanOut: Int, rng: inout Rng) -> [Float] {
-    if rng.weightsDiscarded { return [Float](repeating: 0, count: fanIn * fanOut) }
-    let limit = (6.0 / Float(fanIn + fanOut)).squareRoot()
-    return (0..<(fanIn * fanOut)).map { _ in rng.uniform(-limit, limit) }
+    uniformWeights(fanIn * fanOut, limit: (6.0 / Float(fanIn + fanOut)).squareRoot(), rng: &rng)
 }
 
 /// Keras's orthogonal initializer for a (rows, cols) matrix: a Gaussian matrix of the taller

@@ -122,7 +122,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private let dhBuf = FloatBuffer()       // (B, H) dL/dh_s of the step being processed
     private let dhPrevBuf = FloatBuffer()   // (B, H) what flows into step s-1
     private let dxT = FloatBuffer()         // (T, B, D) input gradient, time-major
-    private let kernel16 = BFloat16Copy()   // under mixed_bfloat16: the recurrent kernel, converted once a pass
+    private let kernel16 = BFloat16Copy()   // under mixed_bfloat16: the recurrent kernel, converted when it changes
     private var recurrentKernel16: BFloat16Operand? = nil
     private let dZSum = FloatBuffer()       // (B, G*H) dZ summed over the steps, for a repeated input
     /// Every row reads the same vector at every step (a RepeatVector's output): the input
@@ -387,7 +387,6 @@ class RecurrentLayer: Layer, MultiIOLayer {
         startState = initialState ?? (stateful && carriedBatch == b ? carriedState : nil)
         planRows(x, mask: mask, dropoutDrawn: training && (dropout > 0 || recurrentDropout > 0))
         let bi = batch   // internal rows
-        tableRows = nil
         if forwardOnly && !training, let e = embedding, e.ids.count == b * t, e.isBuilt {
             tableRows = projectionTable.rows(embedding: e.params[0], kernel: params[0], bias: params[2], gh: gh, ids: b * t)
         }
