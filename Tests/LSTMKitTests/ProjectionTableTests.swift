@@ -73,6 +73,10 @@ final class ProjectionTableTests: XCTestCase {
                         XCTAssertEqual(builds(m), 0, what)
                         assertClose(try predict(m, ids), plain, what)
                         XCTAssertGreaterThan(builds(m), 0, what)
+                        if cls == "LSTM", let lstm = m.layers[1] as? RecurrentLayer {
+                            // the cell added the table rows itself: z held one step's product
+                            XCTAssertEqual(lstm.z.count, lstm.batch * 16, what)
+                        }
                     }
                 }
             }

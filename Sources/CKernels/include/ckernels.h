@@ -5,7 +5,8 @@
  * AVX2+FMA, baseline x86-64) and the loader picks the one the CPU supports (target_clones, an
  * ifunc): the library still runs on any x86-64 CPU. One call covers one row of a batch: h units,
  * gate blocks laid out as in Keras (LSTM i, f, g, o; GRU z, r, hh). The approximations are the
- * Cephes exp polynomial and a Taylor series for tanh near 0, within a few 1e-7 of libm. */
+ * Cephes exp polynomial and a rational minimax tanh (the gates' sigmoid through it), within a few
+ * 1e-7 of libm. */
 
 #include <stddef.h>
 
@@ -19,6 +20,10 @@ void lk_softmax_rows(float *p, long rows, long width);
 /* LSTM step, one row. z: (4h) preactivations, activated in place; c_next = f*c_prev + i*g;
  * tanh_c = tanh(c_next); h_next = o*tanh_c. */
 void lk_lstm_forward(float *z, const float *c_prev, float *c_next, float *tanh_c, float *h_next, long h);
+
+/* The same for a pass no backward follows: preactivations z + add (both 4h, read only; add may be
+ * NULL), and only the states written. */
+void lk_lstm_forward_only(const float *z, const float *add, const float *c_prev, float *c_next, float *h_next, long h);
 
 /* LSTM backward, one row. a: (4h) activated gates; dc: (h) dL/dc from the step after, replaced by
  * dL/dc_prev; dz: (4h) written. */

@@ -53,16 +53,25 @@ final class LSTM: RecurrentLayer {
         let zs = zStep(s)
         let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
         let cPrev = cs.p + s * b * h, cNext = cPrev + b * h
-        addRecurrent(hPrev, rows: rows, cols: 0..<g4, into: zs, ldc: g4, U)
+        let adds = cellAddsProjection
+        addRecurrent(hPrev, rows: rows, cols: 0..<g4, into: zs, ldc: g4, U, beta: adds ? 0 : 1)
         for i in rows {
             if isMasked(s, i) {
                 (hNext + i * h).update(from: hPrev + i * h, count: h)
                 (cNext + i * h).update(from: cPrev + i * h, count: h)
                 continue
             }
-            lk_lstm_forward(zs + i * g4, cPrev + i * h, cNext + i * h, tanhC.p + (s * b + i) * h, hNext + i * h, h)
+            if forwardOnly {
+                // no backward follows: neither the gates nor tanh(c) are kept
+                lk_lstm_forward_only(zs + i * g4, adds ? projectionRow(s, i) : nil, cPrev + i * h, cNext + i * h,
+                                     hNext + i * h, h)
+            } else {
+                lk_lstm_forward(zs + i * g4, cPrev + i * h, cNext + i * h, tanhC.p + (s * b + i) * h, hNext + i * h, h)
+            }
         }
     }
+
+    override var addsProjectionItself: Bool { true }
 
     override var supportsUnitSplit: Bool { true }
 

@@ -86,6 +86,11 @@ class RecurrentLayer: Layer, MultiIOLayer {
     let projectionTable = ProjectionTable()
     private var tableRows: UnsafePointer<Float>? = nil  // during a forward that projects by table
     private var entryIds: [Int32] = []  // (T, B') then: the id behind each entry of xT
+    /// During a forward-only pass whose input projection is a table lookup or one repeated row:
+    /// the cell adds projectionRow(s, i) itself, and z holds one step's recurrent product only.
+    /// Copying those rows into z and reading them back cost M1's batch-256 predict 14 %.
+    private(set) var cellAddsProjection = false
+    private let repeatedProjection = FloatBuffer()  // (B, G*H) a repeated input's projection then
     private(set) var unitSplit: UnitSplit? = nil  // for one-row forward-only passes, made on first use
     /// Off: every step computes every row (the plain computation, for tests; LSTMKIT_PADDING_SKIP=0
     /// turns it off for benchmarks).
@@ -173,6 +178,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// Step s on the given rows: add the recurrent term to z[s] (via addRecurrent), activate, write
     /// hs[s+1]. Rows outside the range are the driver's.
     func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) { fatalError("abstract") }
+    /// Whether forwardStep adds projectionRow itself when cellAddsProjection is set.
+    var addsProjectionItself: Bool { false }
     /// forwardStep for row i and the units `slice` only (UnitSplit): the recurrent product with
     /// `kernel`, those units' columns of U packed gate by gate (H, G*n), into `gates` (G*n); with
     /// roundedState (H floats), of the previous state rounded to bfloat16 there first.
@@ -239,23 +246,23 @@ class RecurrentLayer: Layer, MultiIOLayer {
         return recMasks.p + (maskGroups == 1 ? 0 : col / units) * batch * units
     }
 
-    /// dst[rows, cols] += (hPrev times the gate's recurrent mask) U[:, cols]; hPrev and dst point at
+    /// dst[rows, cols] = beta dst + (hPrev times the gate's recurrent mask) U[:, cols]; hPrev and dst point at
     /// row 0 of the step, dst at column cols.lowerBound.
     final func addRecurrent(_ hPrev: UnsafePointer<Float>, rows: Range<Int>, cols: Range<Int>,
-                            into dst: UnsafeMutablePointer<Float>, ldc: Int, _ U: UnsafePointer<Float>) {
+                            into dst: UnsafeMutablePointer<Float>, ldc: Int, _ U: UnsafePointer<Float>, beta: Float = 1) {
         let m = rows.count, h = units, gh = gateCount * h
         let hPrev = hPrev + rows.lowerBound * h, dst = dst + rows.lowerBound * ldc
         let u16 = recurrentKernel16
         guard recMasks.count > 0 else {
             sgemm(m: m, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, b16: u16?.advanced(by: cols.lowerBound),
-                  ldb: gh, beta: 1, c: dst, ldc: ldc)
+                  ldb: gh, beta: beta, c: dst, ldc: ldc)
             return
         }
         var c = cols.lowerBound
         while c < cols.upperBound {
             let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
             multiplyRows(hPrev, by: recurrentMask(column: c)! + rows.lowerBound * h, into: hm.p, steps: 1, batch: m, width: h)
-            sgemm(m: m, n: end - c, k: h, a: hm.p, lda: h, b: U + c, b16: u16?.advanced(by: c), ldb: gh, beta: 1,
+            sgemm(m: m, n: end - c, k: h, a: hm.p, lda: h, b: U + c, b16: u16?.advanced(by: c), ldb: gh, beta: beta,
                   c: dst + (c - cols.lowerBound), ldc: ldc)
             c = end
         }
@@ -390,7 +397,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         if forwardOnly && !training, let e = embedding, e.ids.count == b * t, e.isBuilt {
             tableRows = projectionTable.rows(embedding: e.params[0], kernel: params[0], bias: params[2], gh: gh, ids: b * t)
         }
-        defer { tableRows = nil }
+        defer { tableRows = nil; cellAddsProjection = false }
         if tableRows != nil {
             // the ids stand in for the vectors (project reads the table)
             entryIds = [Int32](repeating: 0, count: t * bi)
@@ -422,11 +429,18 @@ class RecurrentLayer: Layer, MultiIOLayer {
         // A forward-only pass over a plain plan projects the input a few steps at a time, just
         // before the steps read it, into a ring of zRingSteps steps (see forwardOnly).
         let splitUnits = splitsUnits()
+        cellAddsProjection = forwardOnly && addsProjectionItself && !splitUnits && inMasks.count == 0
+            && (tableRows != nil || repeatedInput)
         zRingSteps = forwardOnly && runs == nil && inMasks.count == 0 && !repeatedInput && !splitUnits
-            && t > 2 * RecurrentLayer.zChunk ? RecurrentLayer.zChunk : 0
+            && !cellAddsProjection && t > 2 * RecurrentLayer.zChunk ? RecurrentLayer.zChunk : 0
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
-        z.resize((zRingSteps > 0 ? zRingSteps : t) * bi * gh)
-        if zRingSteps == 0 {
+        z.resize((cellAddsProjection ? 1 : zRingSteps > 0 ? zRingSteps : t) * bi * gh)
+        if cellAddsProjection {
+            if tableRows == nil {
+                repeatedProjection.resize(bi * gh)
+                project(first: 0, count: bi, stride: 1, into: repeatedProjection.p)
+            }
+        } else if zRingSteps == 0 {
             if inMasks.count > 0 && maskGroups == 1 {
                 multiplyRows(xT.p, by: inMasks.p, into: xT.p, steps: t, batch: bi, width: d)
             }
@@ -594,7 +608,15 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// The step s rows of z: its preactivations, which the cell activates in place.
     @inline(__always)
     final func zStep(_ s: Int) -> UnsafeMutablePointer<Float> {
-        z.p + (zRingSteps > 0 ? s % zRingSteps : s) * batch * gateCount * units
+        if cellAddsProjection { return z.p }
+        return z.p + (zRingSteps > 0 ? s % zRingSteps : s) * batch * gateCount * units
+    }
+
+    /// Internal row i's input projection at step s when cellAddsProjection is set.
+    @inline(__always)
+    final func projectionRow(_ s: Int, _ i: Int) -> UnsafePointer<Float> {
+        if let table = tableRows { return table + Int(entryIds[s * batch + i]) * gateCount * units }
+        return UnsafePointer(repeatedProjection.p + i * gateCount * units)
     }
 
     /// Fills the ring with the input projection of steps s..<s+zRingSteps.

@@ -2,8 +2,9 @@ import CKernels
 
 /// Vectorised sigmoid, tanh and softmax over contiguous Float runs. libm's expf/tanhf cost tens of
 /// nanoseconds per call, which would dominate an LSTM step; these use the Cephes polynomial for
-/// exp (about 2 ulp) and stay within a few 1e-7 of the exact functions, well inside what the
-/// finite-difference and NumPy reference tests tolerate.
+/// exp (about 2 ulp) and a rational minimax tanh, and stay within a few 1e-7 of the exact
+/// functions (KernelMathTests), well inside what the finite-difference and NumPy reference tests
+/// tolerate.
 ///
 /// The kernels live in Sources/CKernels, which is compiled for AVX-512, AVX2+FMA and baseline
 /// x86-64 and picks one when the library loads: Swift's SIMD types would only get baseline SSE,

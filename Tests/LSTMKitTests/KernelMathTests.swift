@@ -1,0 +1,89 @@
+import CKernels
+import Glibc
+import XCTest
+@testable import LSTMKit
+
+/// The elementwise kernels' approximations (Sources/CKernels/kernels.c) against libm in double:
+/// their error bounds, exact saturation, and the forward-only LSTM step against the full one.
+final class KernelMathTests: XCTestCase {
+    /// -20...20 in steps of 1e-3, plus both sides of tanh's saturation bound.
+    let grid: [Float] = (-20_000...20_000).map { Float($0) / 1000 } + [7.9053, 7.9054, -7.9053, -7.9054, 0]
+
+    func testTanhIsWithinItsBoundAndSaturatesExactly() {
+        var y = grid
+        tanhInPlace(&y, y.count)
+        var worst = 0.0
+        for (x, v) in zip(grid, y) {
+            worst = max(worst, abs(Double(v) - tanh(Double(x))))
+            if abs(x) >= 7.9054 { XCTAssertEqual(v, x > 0 ? 1 : -1, "tanh(\(x))") }
+            XCTAssertLessThanOrEqual(abs(v), 1, "tanh(\(x))")
+        }
+        XCTAssertLessThanOrEqual(worst, 4e-7)
+        var odd: [Float] = [0.3, -0.3, 2.5, -2.5, 0]
+        tanhInPlace(&odd, odd.count)
+        XCTAssertEqual(odd[0], -odd[1]); XCTAssertEqual(odd[2], -odd[3]); XCTAssertEqual(odd[4], 0)
+        var nan: [Float] = [.nan]
+        tanhInPlace(&nan, 1)
+        XCTAssertTrue(nan[0].isNaN)
+    }
+
+    /// The activation (Dense's sigmoid) keeps its relative precision in the tails, where a loss
+    /// takes its log.
+    func testSigmoidActivationKeepsItsTails() {
+        let xs: [Float] = (-8_000...2_000).map { Float($0) / 100 }
+        var y = xs
+        sigmoidInPlace(&y, y.count)
+        for (x, v) in zip(xs, y) {
+            let ref = 1 / (1 + exp(-Double(x)))
+            XCTAssertLessThanOrEqual(abs(Double(v) - ref), 1e-6 * ref, "sigmoid(\(x))")
+        }
+    }
+
+    func testSoftmaxRowsOfEveryWidth() {
+        var rng = Rng(seed: 4)
+        for width in Array(1...40) + [351] {
+            let rows = 3
+            let x = (0..<(rows * width)).map { _ in rng.uniform(-30, 30) }
+            var y = x
+            softmaxRowsInPlace(&y, rows: rows, width: width)
+            for r in 0..<rows {
+                let row = x[(r * width)..<((r + 1) * width)].map(Double.init)
+                let m = row.max()!
+                let sum = row.reduce(0) { $0 + exp($1 - m) }
+                for j in 0..<width {
+                    XCTAssertEqual(Double(y[r * width + j]), exp(row[j] - m) / sum, accuracy: 1e-6, "width \(width)")
+                }
+            }
+        }
+    }
+
+    /// One row of an LSTM step through lk_lstm_forward: gates within 3e-7 of the exact sigmoid
+    /// and tanh, a gate closed by a large negative preactivation exactly 0; and the forward-only
+    /// step's states bit for bit the full step's, with the projection added or already in z.
+    func testLSTMStepGatesAndTheForwardOnlyStep() {
+        var rng = Rng(seed: 9)
+        let h = 37   // not a multiple of a vector's lanes
+        for trial in 0..<20 {
+            let spread: Float = trial == 0 ? 40 : 6
+            let z = (0..<(4 * h)).map { _ in rng.uniform(-spread, spread) }
+            let cPrev = (0..<h).map { _ in rng.uniform(-3, 3) }
+            var gates = z, c = [Float](repeating: 0, count: h), tc = c, hNext = c
+            lk_lstm_forward(&gates, cPrev, &c, &tc, &hNext, h)
+            for k in 0..<(4 * h) {
+                let exact = k / h == 2 ? tanh(Double(z[k])) : 1 / (1 + exp(-Double(z[k])))
+                XCTAssertEqual(Double(gates[k]), exact, accuracy: 3e-7, "gate \(k) of z = \(z[k])")
+                if k / h != 2 && z[k] <= -16 { XCTAssertEqual(gates[k], 0) }
+            }
+            let part = (0..<(4 * h)).map { _ in rng.uniform(-1, 1) }
+            let rest = zip(z, part).map { $0 - $1 }
+            let summed = zip(rest, part).map { $0 + $1 }   // what the full step would see
+            var full = summed, cFull = c, tcFull = tc, hFull = hNext
+            lk_lstm_forward(&full, cPrev, &cFull, &tcFull, &hFull, h)
+            var cOnly = c, hOnly = hNext
+            lk_lstm_forward_only(rest, part, cPrev, &cOnly, &hOnly, h)
+            XCTAssertEqual(cOnly, cFull); XCTAssertEqual(hOnly, hFull)
+            lk_lstm_forward_only(summed, nil, cPrev, &cOnly, &hOnly, h)
+            XCTAssertEqual(cOnly, cFull); XCTAssertEqual(hOnly, hFull)
+        }
+    }
+}
