@@ -290,3 +290,10 @@ void lk_spin_barrier_wait(lk_spin_barrier *b, int parties) {
         }
     }
 }
+
+KERNEL void lk_add_row_sums(float *restrict acc, const float *restrict rows, long n, long width) {
+    for (long r = 0; r < n; r++) {
+        const float *row = rows + r * width;
+        for (long j = 0; j < width; j++) acc[j] += row[j];
+    }
+}

@@ -17,6 +17,9 @@ void lk_tanh(float *p, long n);
 /* Softmax of each of `rows` rows of `width` floats, in place (the row's maximum subtracted first). */
 void lk_softmax_rows(float *p, long rows, long width);
 
+/* acc[j] += the sum over the n rows of rows[r * width + j]. */
+void lk_add_row_sums(float *acc, const float *rows, long n, long width);
+
 /* LSTM step, one row. z: (4h) preactivations, activated in place; c_next = f*c_prev + i*g;
  * tanh_c = tanh(c_next); h_next = o*tanh_c. */
 void lk_lstm_forward(float *z, const float *c_prev, float *c_next, float *tanh_c, float *h_next, long h);
