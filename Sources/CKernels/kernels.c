@@ -116,11 +116,15 @@ KERNEL void lk_softmax_rows(float *p, long rows, long width) {
     }
 }
 
-KERNEL void lk_lstm_forward(float *restrict z, const float *restrict c_prev, float *restrict c_next,
-                            float *restrict tanh_c, float *restrict h_next, long h) {
+/* adds is a constant at each call below, so each gets its own loop */
+static inline __attribute__((always_inline)) void lstm_forward(float *restrict z, const float *restrict add, int adds,
+                                                               const float *restrict c_prev, float *restrict c_next,
+                                                               float *restrict tanh_c, float *restrict h_next, long h) {
     float *zi = z, *zf = z + h, *zg = z + 2 * h, *zo = z + 3 * h;
     for (long j = 0; j < h; j++) {
-        float i = lk_gatef(zi[j]), f = lk_gatef(zf[j]), g = lk_tanhf(zg[j]), o = lk_gatef(zo[j]);
+        float pi = zi[j], pf = zf[j], pg = zg[j], po = zo[j];
+        if (adds) { pi += add[j]; pf += add[h + j]; pg += add[2 * h + j]; po += add[3 * h + j]; }
+        float i = lk_gatef(pi), f = lk_gatef(pf), g = lk_tanhf(pg), o = lk_gatef(po);
         float c = f * c_prev[j] + i * g;
         float tc = lk_tanhf(c);
         zi[j] = i; zf[j] = f; zg[j] = g; zo[j] = o;
@@ -130,7 +134,12 @@ KERNEL void lk_lstm_forward(float *restrict z, const float *restrict c_prev, flo
     }
 }
 
-/* adds is a constant at each call below, so each gets its own loop */
+KERNEL void lk_lstm_forward(float *restrict z, const float *restrict add, const float *restrict c_prev,
+                            float *restrict c_next, float *restrict tanh_c, float *restrict h_next, long h) {
+    if (add != NULL) lstm_forward(z, add, 1, c_prev, c_next, tanh_c, h_next, h);
+    else lstm_forward(z, z, 0, c_prev, c_next, tanh_c, h_next, h);
+}
+
 static inline __attribute__((always_inline)) void lstm_forward_only(const float *restrict z, const float *restrict add,
                                                                     int adds, const float *restrict c_prev,
                                                                     float *restrict c_next, float *restrict h_next, long h) {

@@ -58,8 +58,9 @@ final class KernelMathTests: XCTestCase {
     }
 
     /// One row of an LSTM step through lk_lstm_forward: gates within 3e-7 of the exact sigmoid
-    /// and tanh, a gate closed by a large negative preactivation exactly 0; and the forward-only
-    /// step's states bit for bit the full step's, with the projection added or already in z.
+    /// and tanh, a gate closed by a large negative preactivation exactly 0; the step with a row
+    /// added (the bias) and the forward-only step bit for bit the step on the summed
+    /// preactivations.
     func testLSTMStepGatesAndTheForwardOnlyStep() {
         var rng = Rng(seed: 9)
         let h = 37   // not a multiple of a vector's lanes
@@ -68,7 +69,7 @@ final class KernelMathTests: XCTestCase {
             let z = (0..<(4 * h)).map { _ in rng.uniform(-spread, spread) }
             let cPrev = (0..<h).map { _ in rng.uniform(-3, 3) }
             var gates = z, c = [Float](repeating: 0, count: h), tc = c, hNext = c
-            lk_lstm_forward(&gates, cPrev, &c, &tc, &hNext, h)
+            lk_lstm_forward(&gates, nil, cPrev, &c, &tc, &hNext, h)
             for k in 0..<(4 * h) {
                 let exact = k / h == 2 ? tanh(Double(z[k])) : 1 / (1 + exp(-Double(z[k])))
                 XCTAssertEqual(Double(gates[k]), exact, accuracy: 3e-7, "gate \(k) of z = \(z[k])")
@@ -78,7 +79,11 @@ final class KernelMathTests: XCTestCase {
             let rest = zip(z, part).map { $0 - $1 }
             let summed = zip(rest, part).map { $0 + $1 }   // what the full step would see
             var full = summed, cFull = c, tcFull = tc, hFull = hNext
-            lk_lstm_forward(&full, cPrev, &cFull, &tcFull, &hFull, h)
+            lk_lstm_forward(&full, nil, cPrev, &cFull, &tcFull, &hFull, h)
+            // the bias added by the step itself
+            var added = rest, cAdded = c, tcAdded = tc, hAdded = hNext
+            lk_lstm_forward(&added, part, cPrev, &cAdded, &tcAdded, &hAdded, h)
+            XCTAssertEqual(added, full); XCTAssertEqual(cAdded, cFull); XCTAssertEqual(tcAdded, tcFull); XCTAssertEqual(hAdded, hFull)
             var cOnly = c, hOnly = hNext
             lk_lstm_forward_only(rest, part, cPrev, &cOnly, &hOnly, h)
             XCTAssertEqual(cOnly, cFull); XCTAssertEqual(hOnly, hFull)

@@ -20,9 +20,10 @@ void lk_softmax_rows(float *p, long rows, long width);
 /* acc[j] += the sum over the n rows of rows[r * width + j]. */
 void lk_add_row_sums(float *acc, const float *rows, long n, long width);
 
-/* LSTM step, one row. z: (4h) preactivations, activated in place; c_next = f*c_prev + i*g;
- * tanh_c = tanh(c_next); h_next = o*tanh_c. */
-void lk_lstm_forward(float *z, const float *c_prev, float *c_next, float *tanh_c, float *h_next, long h);
+/* LSTM step, one row. z: (4h) preactivations, to which add (4h, the bias; may be NULL) is added,
+ * replaced by the gates; c_next = f*c_prev + i*g; tanh_c = tanh(c_next); h_next = o*tanh_c. */
+void lk_lstm_forward(float *z, const float *add, const float *c_prev, float *c_next, float *tanh_c, float *h_next,
+                     long h);
 
 /* The same for a pass no backward follows: preactivations z + add (both 4h, read only; add may be
  * NULL), and only the states written. */

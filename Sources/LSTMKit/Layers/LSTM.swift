@@ -61,12 +61,12 @@ final class LSTM: RecurrentLayer {
                 (cNext + i * h).update(from: cPrev + i * h, count: h)
                 continue
             }
+            let add = adds ? projectionRow(s, i) : biasRow
             if forwardOnly {
                 // no backward follows: neither the gates nor tanh(c) are kept
-                lk_lstm_forward_only(zs + i * g4, adds ? projectionRow(s, i) : nil, cPrev + i * h, cNext + i * h,
-                                     hNext + i * h, h)
+                lk_lstm_forward_only(zs + i * g4, add, cPrev + i * h, cNext + i * h, hNext + i * h, h)
             } else {
-                lk_lstm_forward(zs + i * g4, cPrev + i * h, cNext + i * h, tanhC.p + (s * b + i) * h, hNext + i * h, h)
+                lk_lstm_forward(zs + i * g4, add, cPrev + i * h, cNext + i * h, tanhC.p + (s * b + i) * h, hNext + i * h, h)
             }
         }
     }
@@ -95,7 +95,13 @@ final class LSTM: RecurrentLayer {
         for g in 0..<4 {
             for j in 0..<n { q[g * n + j] += zs[g * h + u0 + j] }
         }
-        lk_lstm_forward(q, cPrev + u0, cNext + u0, tanhC.p + (s * b + i) * h + u0, hNext + u0, n)
+        if let bias = biasRow {
+            // added after the projection, as forwardStep's kernel adds it: the same roundings
+            for g in 0..<4 {
+                for j in 0..<n { q[g * n + j] += bias[g * h + u0 + j] }
+            }
+        }
+        lk_lstm_forward(q, nil, cPrev + u0, cNext + u0, tanhC.p + (s * b + i) * h + u0, hNext + u0, n)
     }
 
     override var stateCount: Int { 2 }

@@ -90,6 +90,11 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// the cell adds projectionRow(s, i) itself, and z holds one step's recurrent product only.
     /// Copying those rows into z and reading them back cost M1's batch-256 predict 14 %.
     private(set) var cellAddsProjection = false
+    /// Otherwise, for a cell that adds rows itself: z's input projection leaves the bias out and
+    /// the cell adds it (biasRow), so that the projection is one GEMM writing z instead of a copy
+    /// of the bias into every (T*B) row and a GEMM reading them back (5 % of an M1 training step).
+    private(set) var cellAddsBias = false
+    private(set) var biasRow: UnsafePointer<Float>? = nil  // the bias then, during the step loop
     private let repeatedProjection = FloatBuffer()  // (B, G*H) a repeated input's projection then
     private(set) var unitSplit: UnitSplit? = nil  // for one-row forward-only passes, made on first use
     /// Off: every step computes every row (the plain computation, for tests; LSTMKIT_PADDING_SKIP=0
@@ -400,7 +405,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         if forwardOnly && !training, let e = embedding, e.ids.count == b * t, e.isBuilt {
             tableRows = projectionTable.rows(embedding: e.params[0], kernel: params[0], bias: params[2], gh: gh, ids: b * t)
         }
-        defer { tableRows = nil; cellAddsProjection = false }
+        defer { tableRows = nil; cellAddsProjection = false; cellAddsBias = false }
         if tableRows != nil {
             // the ids stand in for the vectors (project reads the table)
             entryIds = [Int32](repeating: 0, count: t * bi)
@@ -434,6 +439,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let splitUnits = splitsUnits()
         cellAddsProjection = forwardOnly && addsProjectionItself && !splitUnits && inMasks.count == 0
             && (tableRows != nil || repeatedInput)
+        cellAddsBias = addsProjectionItself && !cellAddsProjection && tableRows == nil  // table rows hold it
         zRingSteps = forwardOnly && runs == nil && inMasks.count == 0 && !repeatedInput && !splitUnits
             && !cellAddsProjection && t > 2 * RecurrentLayer.zChunk ? RecurrentLayer.zChunk : 0
         // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
@@ -455,8 +461,12 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 forEachRun { first, count, stride in project(first: first, count: count, stride: stride, into: z.p + first * gh) }
             } else {
                 // one input mask per gate (recurrent_dropout): no padding plan, every entry computed
-                params[2].withValue { bias in
-                    for r in 0..<(t * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
+                if cellAddsBias {
+                    z.zero()
+                } else {
+                    params[2].withValue { bias in
+                        for r in 0..<(t * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
+                    }
                 }
                 params[0].withValue { wp in
                     wide.resize(t * bi * d)
@@ -483,9 +493,11 @@ class RecurrentLayer: Layer, MultiIOLayer {
             }
         }
         params[1].withValue { up in
+        params[2].withValue { bias in
             let U = up.baseAddress!
             recurrentKernel16 = kernel16.refresh(params[1], rows: h, cols: gh)
-            defer { recurrentKernel16 = nil }
+            biasRow = cellAddsBias ? bias.baseAddress : nil
+            defer { recurrentKernel16 = nil; biasRow = nil }
             if splitUnits && stepSplittingUnits(t) { return }
             for s in 0..<t {
                 if zRingSteps > 0 && s % zRingSteps == 0 { projectRing(from: s) }
@@ -496,7 +508,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
                     for i in active[s]..<active[s + 1] { copyState(sharedRow == nil ? 0 : s + 1, sharedRow ?? i, s + 1, i) }
                 }
             }
-        }
+        }}
 
         var y: Tensor
         if returnSequences {
@@ -628,8 +640,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
         project(first: s * bi, count: min(zRingSteps, steps - s) * bi, stride: 1, into: z.p)
     }
 
-    /// The input projection (bias, then x W) of `count` entries of xT from entry `first`, `stride`
-    /// entries apart, into rows of dst laid out the same way.
+    /// The input projection (bias, then x W; x W alone when cellAddsBias) of `count` entries of xT
+    /// from entry `first`, `stride` entries apart, into rows of dst laid out the same way.
     private func project(first: Int, count: Int, stride: Int, into dst: UnsafeMutablePointer<Float>) {
         let d = inputDim, gh = gateCount * units
         if let table = tableRows {
@@ -638,12 +650,14 @@ class RecurrentLayer: Layer, MultiIOLayer {
             }
             return
         }
-        params[2].withValue { bias in
-            for k in 0..<count { (dst + k * stride * gh).update(from: bias.baseAddress!, count: gh) }
+        if !cellAddsBias {
+            params[2].withValue { bias in
+                for k in 0..<count { (dst + k * stride * gh).update(from: bias.baseAddress!, count: gh) }
+            }
         }
         params[0].withValue { wp in
-            sgemm(m: count, n: gh, k: d, a: xT.p + first * d, lda: stride * d, b: wp.baseAddress!, ldb: gh, beta: 1,
-                  c: dst, ldc: stride * gh)
+            sgemm(m: count, n: gh, k: d, a: xT.p + first * d, lda: stride * d, b: wp.baseAddress!, ldb: gh,
+                  beta: cellAddsBias ? 0 : 1, c: dst, ldc: stride * gh)
         }
     }
 
