@@ -163,7 +163,7 @@ def c_latency(model):
         model.save(path)
         env = dict(os.environ, LD_LIBRARY_PATH=str(Path(lstmkit.library_path).resolve().parent))
         # 20 untimed calls: the steady state, after the first calls built the projection tables
-        proc = subprocess.run([latency_binary(), path, str(args.lat_n * 3), "20"],
+        proc = subprocess.run([latency_binary(), path, str(args.lat_n * 3), "20", str(s["vocab"])],
                               capture_output=True, text=True, env=env, check=True)
     fields = dict(item.split("=") for item in proc.stdout.split() if "=" in item)
     return float(fields["median_ms"]), float(fields["min_ms"])
@@ -200,8 +200,9 @@ for _ in range(args.infer_reps):
 
 # ---- batch-1 latency through the binding ------------------------------------------------
 x1 = xi[:1]
+# 20 untimed calls, as the C program makes: the steady state
 lat_med, lat_all = timed_calls(lambda: model.predict(x1, batch_size=1, verbose=0), args.lat_n,
-                               warmup=3)
+                               warmup=20)
 rss = peak_rss_mb()  # before the C program runs (it is another process anyway)
 
 # ---- batch-1 latency from C -------------------------------------------------------------

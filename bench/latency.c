@@ -1,9 +1,11 @@
 /*
- * latency MODEL [N [WARMUP]]
+ * latency MODEL [N [WARMUP [IDS]]]
  *
  * Batch-1 inference latency of lstmkit_model_predict, called from C with no Python in between.
  * Loads MODEL (a file written by lstmkit_model_save), makes one input row of the model's input
- * shape (token ids 1..63 for an Embedding model, values in [-1, 1) otherwise), calls predict
+ * shape (token ids 1..IDS-1 for an Embedding model, IDS = 64 unless given: pass the vocabulary
+ * size to read the embedding's whole table as real text does; values in [-1, 1) otherwise),
+ * calls predict
  * WARMUP times untimed, then N times timed with CLOCK_MONOTONIC, and prints one line:
  *     median_ms=... min_ms=... max_ms=... n=...
  * OpenBLAS threads follow OPENBLAS_NUM_THREADS as usual.
@@ -37,7 +39,7 @@ int main(int argc, char **argv) {
     float *out = NULL;
     double *times = NULL;
     size_t count = 0, elems = 1;
-    int n, warmup, i, status = 1;
+    int n, warmup, ids, i, status = 1;
 
     if (argc < 2) {
         fprintf(stderr, "usage: latency MODEL [N [WARMUP]]\n");
@@ -45,8 +47,9 @@ int main(int argc, char **argv) {
     }
     n = argc > 2 ? atoi(argv[2]) : 100;
     warmup = argc > 3 ? atoi(argv[3]) : 5;
-    if (n < 1 || warmup < 0) {
-        fprintf(stderr, "latency: N must be >= 1 and WARMUP >= 0\n");
+    ids = argc > 4 ? atoi(argv[4]) : 64;
+    if (n < 1 || warmup < 0 || ids < 2) {
+        fprintf(stderr, "latency: N must be >= 1, WARMUP >= 0 and IDS >= 2\n");
         return 2;
     }
     if (lstmkit_version() != LSTMKIT_VERSION)
@@ -71,7 +74,7 @@ int main(int argc, char **argv) {
     }
     srand(0);
     for (i = 0; i < (int)elems; i++) {
-        if (dtype == LSTMKIT_INT32) ((int32_t *)input)[i] = 1 + rand() % 63;
+        if (dtype == LSTMKIT_INT32) ((int32_t *)input)[i] = 1 + rand() % (ids - 1);
         else ((float *)input)[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
     }
     lstmkit_array x = {dtype, ndim, shape, input};

@@ -123,7 +123,7 @@ with tempfile.TemporaryDirectory(prefix="lstmkit-pairs-") as tmp:
                                      capture_output=True, text=True, env=env, check=True).stdout
                 row["python"] = float(out.strip())
             else:
-                out = subprocess.run([args.latency_bin, path, str(args.calls), "20"], capture_output=True,
+                out = subprocess.run([args.latency_bin, path, str(args.calls), "20", str(s["vocab"])], capture_output=True,
                                      text=True, env=env, check=True).stdout
                 row["c"] = float(dict(f.split("=") for f in out.split())["median_ms"])
         rows.append(row)
