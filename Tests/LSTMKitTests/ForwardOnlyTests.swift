@@ -2,7 +2,8 @@ import XCTest
 @testable import LSTMKit
 
 /// A forward-only pass (predict, evaluate) projects the input into a ring of a few steps
-/// (RecurrentLayer.forwardOnly); its outputs and final states must equal the full pass's.
+/// (RecurrentLayer.forwardOnly) and keeps two steps of states where it can; its outputs and
+/// final states must equal the full pass's.
 final class ForwardOnlyTests: XCTestCase {
     let b = 3, t = 45, d = 4
 
@@ -28,6 +29,9 @@ final class ForwardOnlyTests: XCTestCase {
                         let what = "\(cls) seq=\(seq) back=\(back) mask=\(mask != nil)"
                         XCTAssertGreaterThan(layer.zRingSteps, 0, what)
                         XCTAssertLessThan(layer.z.count, t * b * layer.gateCount * 6, what)
+                        // the states too, where only the last step's are read
+                        XCTAssertEqual(layer.stateTimes, seq || mask != nil ? t + 1 : 2, what)
+                        XCTAssertEqual(layer.hs.count, layer.stateTimes * b * 6, what)
                         layer.forwardOnly = false
                         XCTAssertEqual(ring.shape, full.shape, what)
                         for (u, v) in zip(ring.data, full.data) { XCTAssertEqual(u, v, accuracy: 1e-5, what) }

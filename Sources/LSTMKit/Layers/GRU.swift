@@ -55,7 +55,7 @@ final class GRU: RecurrentLayer {
     override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g3 = 3 * h
         let zs = zStep(s)
-        let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
+        let hPrev = hs.p + stateTime(s) * b * h, hNext = hs.p + stateTime(s + 1) * b * h
         if resetAfter {
             params[2].withValue { bias in
                 for i in rows { (inner.p + i * g3).update(from: bias.baseAddress! + g3, count: g3) }

@@ -43,7 +43,7 @@ final class LSTM: RecurrentLayer {
 
     override func prepareForward() {
         let b = batch, t = steps, h = units
-        cs.resize((t + 1) * b * h)
+        cs.resize(stateTimes * b * h)
         cs.p.update(repeating: 0, count: b * h)
         tanhC.resize(t * b * h)
     }
@@ -51,8 +51,8 @@ final class LSTM: RecurrentLayer {
     override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units, g4 = 4 * h
         let zs = zStep(s)
-        let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
-        let cPrev = cs.p + s * b * h, cNext = cPrev + b * h
+        let hPrev = hs.p + stateTime(s) * b * h, hNext = hs.p + stateTime(s + 1) * b * h
+        let cPrev = cs.p + stateTime(s) * b * h, cNext = cs.p + stateTime(s + 1) * b * h
         let adds = cellAddsProjection
         addRecurrent(hPrev, rows: rows, cols: 0..<g4, into: zs, ldc: g4, U, beta: adds ? 0 : 1)
         for i in rows {
@@ -78,8 +78,8 @@ final class LSTM: RecurrentLayer {
     override func forwardStepUnits(_ s: Int, row i: Int, slice: Range<Int>, kernel: UnsafePointer<Float>,
                                    gates q: UnsafeMutablePointer<Float>, roundedState: UnsafeMutablePointer<Float>?) {
         let b = batch, h = units, n = slice.count, u0 = slice.lowerBound
-        let hPrev = hs.p + (s * b + i) * h, hNext = hPrev + b * h
-        let cPrev = cs.p + (s * b + i) * h, cNext = cPrev + b * h
+        let hPrev = hs.p + (stateTime(s) * b + i) * h, hNext = hs.p + (stateTime(s + 1) * b + i) * h
+        let cPrev = cs.p + (stateTime(s) * b + i) * h, cNext = cs.p + (stateTime(s + 1) * b + i) * h
         if isMasked(s, i) {
             (hNext + u0).update(from: hPrev + u0, count: n)
             (cNext + u0).update(from: cPrev + u0, count: n)

@@ -116,7 +116,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     // Saved by forward for backward and for the cells:
     let xT = FloatBuffer()        // (T, B, D) input; times the input dropout mask when one mask is shared
     let z = FloatBuffer()         // (T, B, G*H) preactivations, which the cell turns into its gates
-    let hs = FloatBuffer()        // (T+1, B, H) hidden states, hs[0] = 0
+    let hs = FloatBuffer()        // (T+1, B, H) hidden states, hs[0] = 0; (2, B, H) as a ring, see stateTimes
     private(set) var stepMask: [Float]? = nil  // (T, B) 1 = real step, 0 = masked
     let inMasks = FloatBuffer()   // (K, B, D) input dropout masks, K = maskGroups; empty = no dropout
     let recMasks = FloatBuffer()  // (K, B, H) recurrent dropout masks; empty = none
@@ -479,7 +479,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
             }
         }
 
-        hs.resize((t + 1) * bi * h)
+        stateTimes = forwardOnly && !returnSequences && runs == nil && stepMask == nil && t > 1 ? 2 : t + 1
+        hs.resize(stateTimes * bi * h)
         hs.p.update(repeating: 0, count: bi * h)
         hm.resize(bi * h)
         prepareForward()
@@ -554,7 +555,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// steps a row's state is not copied step by step: before the run it is the shared row's (or
     /// the zero state hs[0]), after it the state the run ended with, as masked steps keep it.
     private func stateAfter(_ s: Int, _ i: Int) -> Int {
-        guard let run = runs?[i] else { return (s + 1) * batch + i }
+        guard let run = runs?[i] else { return stateTime(s + 1) * batch + i }
         if s + 1 > run.upperBound { return run.upperBound * batch + i }
         if s + 1 <= run.lowerBound { return sharedRow.map { (s + 1) * batch + $0 } ?? i }
         return (s + 1) * batch + i
@@ -627,6 +628,14 @@ class RecurrentLayer: Layer, MultiIOLayer {
         return z.p + (zRingSteps > 0 ? s % zRingSteps : s) * batch * gateCount * units
     }
 
+    /// The steps of states hs (and the cell's own) keeps: T+1, or 2 as a ring in a forward-only
+    /// pass that reads only the last step's states (no sequences returned, no mask, no padding
+    /// plan), where keeping them all streamed 2 (T+1, B, H) through the cache for nothing.
+    private(set) var stateTimes = 0
+    /// Where step s's states live in hs (and in the cell's own states).
+    @inline(__always)
+    final func stateTime(_ s: Int) -> Int { stateTimes == 2 ? s & 1 : s }
+
     /// Internal row i's input projection at step s when cellAddsProjection is set.
     @inline(__always)
     final func projectionRow(_ s: Int, _ i: Int) -> UnsafePointer<Float> {
@@ -663,14 +672,14 @@ class RecurrentLayer: Layer, MultiIOLayer {
 
     /// hs[toTime][to] = hs[fromTime][from], and the cell's own state likewise.
     private func copyState(_ fromTime: Int, _ from: Int, _ toTime: Int, _ to: Int) {
-        let bi = batch, h = units
+        let bi = batch, h = units, fromTime = stateTime(fromTime), toTime = stateTime(toTime)
         (hs.p + (toTime * bi + to) * h).update(from: hs.p + (fromTime * bi + from) * h, count: h)
         copyCellState(fromTime: fromTime, from, toTime: toTime, to)
     }
 
     /// copyState for the units `slice` only.
     private func copyState(_ fromTime: Int, _ from: Int, _ toTime: Int, _ to: Int, slice: Range<Int>) {
-        let bi = batch, h = units, u0 = slice.lowerBound
+        let bi = batch, h = units, u0 = slice.lowerBound, fromTime = stateTime(fromTime), toTime = stateTime(toTime)
         (hs.p + (toTime * bi + to) * h + u0).update(from: hs.p + (fromTime * bi + from) * h + u0, count: slice.count)
         for k in 1..<stateCount {
             (cellState(k, time: toTime, row: to) + u0).update(from: cellState(k, time: fromTime, row: from) + u0, count: slice.count)
@@ -842,7 +851,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     }
 
     func backward(_ dy: Tensor) -> Tensor {
-        precondition(zRingSteps == 0, "\(name): backward after a forward-only pass")
+        precondition(zRingSteps == 0 && stateTimes == steps + 1, "\(name): backward after a forward-only pass")
         let bi = batch, b = perm.count, t = steps, d = inputDim, h = units, gh = gateCount * h
         dZ.resize(t * bi * gh)
         if recurrentGradIsSeparate { dRSeparate.resize(t * bi * gh) }

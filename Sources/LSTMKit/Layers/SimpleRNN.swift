@@ -28,7 +28,7 @@ final class SimpleRNN: RecurrentLayer {
     override func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) {
         let b = batch, h = units
         let zs = zStep(s)
-        let hPrev = hs.p + s * b * h, hNext = hPrev + b * h
+        let hPrev = hs.p + stateTime(s) * b * h, hNext = hs.p + stateTime(s + 1) * b * h
         addRecurrent(hPrev, rows: rows, cols: 0..<h, into: zs, ldc: h, U)
         for i in rows {
             if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
