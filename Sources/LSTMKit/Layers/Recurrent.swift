@@ -442,7 +442,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         cellAddsBias = addsProjectionItself && !cellAddsProjection && tableRows == nil  // table rows hold it
         zRingSteps = forwardOnly && runs == nil && inMasks.count == 0 && !repeatedInput && !splitUnits
             && !cellAddsProjection && t > 2 * RecurrentLayer.zChunk ? RecurrentLayer.zChunk : 0
-        // Input projection of all steps: bias rows, then x W, one GEMM per input mask.
+        // Input projection of all steps: bias rows (unless the cell adds the bias), then x W, one GEMM per input mask.
         z.resize((cellAddsProjection ? 1 : zRingSteps > 0 ? zRingSteps : t) * bi * gh)
         if cellAddsProjection {
             if tableRows == nil {
