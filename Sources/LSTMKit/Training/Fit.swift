@@ -209,12 +209,13 @@ extension Model {
     private func runPart(x: Tensor, y: Tensor, share: Double, stack: [Layer], outShape: [Int],
                          settings: CompileSettings, train: Bool, rng: inout Rng) -> (loss: Double, metrics: [Double]) {
         let width = outShape.last!
+        let kind = settings.loss.kind
+        let fused = fusedOutputLayer(for: kind, in: stack)
+        fused?.keepsLogits = true
         Model.setForwardOnly(!train, stack)
         let out = forward(x, training: train, rng: &rng, through: stack)
         Model.setForwardOnly(false, stack)
         let rows = out.count / width
-        let kind = settings.loss.kind
-        let fused = fusedOutputLayer(for: kind, in: stack)
         var (loss, grad): (Double, [Float])
         if let fused {
             (loss, grad) = settings.loss.lossAndGrad(logits: fused.logits, probabilities: out.data, y: y.data, rows: rows, width: width)
