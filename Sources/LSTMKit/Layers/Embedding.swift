@@ -47,12 +47,9 @@ final class Embedding: Layer {
     func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?) {
         let n = x.count, d = outputDim
         ids = x.data.map { Int32($0) }
-        var y = Tensor(zeros: x.shape + [d])
-        params[0].withValue { w in
-            y.data.withUnsafeMutableBufferPointer { out in
-                for i in 0..<n {
-                    copyRow(out.baseAddress! + i * d, w.baseAddress! + Int(ids[i]) * d, d)
-                }
+        let y = params[0].withValue { w in
+            Tensor(shape: x.shape + [d]) { out in
+                for i in 0..<n { copyRow(out + i * d, w.baseAddress! + Int(ids[i]) * d, d) }
             }
         }
         let outMask: [Float]? = maskZero ? ids.map { $0 == 0 ? 0 : 1 } : mask

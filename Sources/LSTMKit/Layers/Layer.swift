@@ -13,6 +13,16 @@ struct Tensor {
         self.shape = shape
         self.data = [Float](repeating: 0, count: shape.reduce(1, *))
     }
+    /// A tensor whose elements `fill` writes, every one of them: for layer outputs a copy fills
+    /// anyway, which would otherwise be zeroed first (megabytes a batch).
+    init(shape: [Int], filling fill: (UnsafeMutablePointer<Float>) -> Void) {
+        self.shape = shape
+        let n = shape.reduce(1, *)
+        self.data = [Float](unsafeUninitializedCapacity: n) { buffer, count in
+            if n > 0 { fill(buffer.baseAddress!) }
+            count = n
+        }
+    }
     var count: Int { data.count }
 }
 

@@ -513,20 +513,22 @@ class RecurrentLayer: Layer, MultiIOLayer {
 
         var y: Tensor
         if returnSequences {
-            y = Tensor(zeros: [b, t, h])
-            y.data.withUnsafeMutableBufferPointer { yp in
+            y = Tensor(shape: [b, t, h]) { yp in
                 for s in 0..<t {
                     for i in 0..<b {
-                        let dst = yp.baseAddress! + (perm[i] * t + s) * h
-                        if zeroOutputForMask && isMasked(s, i) { continue }   // stays zero
-                        dst.update(from: hs.p + stateAfter(s, i) * h, count: h)
+                        let dst = yp + (perm[i] * t + s) * h
+                        if zeroOutputForMask && isMasked(s, i) {
+                            dst.update(repeating: 0, count: h)
+                        } else {
+                            dst.update(from: hs.p + stateAfter(s, i) * h, count: h)
+                        }
                     }
                 }
             }
         } else {
-            y = Tensor(zeros: [b, h])
-            y.data.withUnsafeMutableBufferPointer { yp in
-                for i in 0..<b { (yp.baseAddress! + perm[i] * h).update(from: hs.p + stateAfter(t - 1, i) * h, count: h) }
+            // perm is a permutation of the rows: each is written once
+            y = Tensor(shape: [b, h]) { yp in
+                for i in 0..<b { (yp + perm[i] * h).update(from: hs.p + stateAfter(t - 1, i) * h, count: h) }
             }
         }
         // The state each row ended with: the last computed step's, which masked steps carry.

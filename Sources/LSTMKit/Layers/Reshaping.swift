@@ -28,11 +28,10 @@ final class RepeatVector: Layer {
     func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?) {
         let b = x.shape[0], d = x.shape[1]
         inShape = x.shape
-        var y = Tensor(zeros: [b, n, d])
-        y.data.withUnsafeMutableBufferPointer { yp in
-            x.data.withUnsafeBufferPointer { xp in
+        let y = x.data.withUnsafeBufferPointer { xp in
+            Tensor(shape: [b, n, d]) { yp in
                 for i in 0..<b {
-                    for t in 0..<n { (yp.baseAddress! + (i * n + t) * d).update(from: xp.baseAddress! + i * d, count: d) }
+                    for t in 0..<n { (yp + (i * n + t) * d).update(from: xp.baseAddress! + i * d, count: d) }
                 }
             }
         }

@@ -21,10 +21,9 @@ struct DataView {
     /// Copies the given rows into a Float tensor of shape (indices.count, shape[1...]).
     func gather(_ indices: ArraySlice<Int>) -> Tensor {
         let r = rowSize
-        var t = Tensor(zeros: [indices.count] + Array(shape.dropFirst()))
-        t.data.withUnsafeMutableBufferPointer { out in
+        return Tensor(shape: [indices.count] + Array(shape.dropFirst())) { out in
             for (k, row) in indices.enumerated() {
-                let dst = out.baseAddress! + k * r
+                let dst = out + k * r
                 switch dtype {
                 case .float32:
                     dst.update(from: base.assumingMemoryBound(to: Float.self) + row * r, count: r)
@@ -34,7 +33,6 @@ struct DataView {
                 }
             }
         }
-        return t
     }
 
     /// First element that is not finite, or for ids not an integer in 0..<limit; nil when all are good.
