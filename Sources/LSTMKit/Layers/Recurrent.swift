@@ -186,7 +186,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// Step s on the given rows: add the recurrent term to z[s] (via addRecurrent), activate, write
     /// hs[s+1]. Rows outside the range are the driver's.
     func forwardStep(_ s: Int, rows: Range<Int>, _ U: UnsafePointer<Float>) { fatalError("abstract") }
-    /// Whether forwardStep adds projectionRow itself when cellAddsProjection is set.
+    /// Whether forwardStep adds a row to z's preactivations itself: projectionRow when
+    /// cellAddsProjection is set, biasRow when cellAddsBias is (the LSTM does both).
     var addsProjectionItself: Bool { false }
     /// forwardStep for row i and the units `slice` only (UnitSplit): the recurrent product with
     /// `kernel`, those units' columns of U packed gate by gate (H, G*n), into `gates` (G*n); with
