@@ -45,8 +45,9 @@ static inline float lk_sigmoidf(float x) { return 1.0f / (1.0f + lk_expf(-x)); }
  * Eigen's minimax coefficients: within 3.3e-7 of tanh everywhere, no exponential and one
  * division, which makes the LSTM cell 1.4-1.7x faster than tanh through exp (with a Taylor series
  * near 0, where 1 - 2/(e^2x + 1) cancels). */
+#define LK_TANH_BOUND 7.90531110763549805f
 static inline float lk_tanhf(float x) {
-    const float bound = 7.90531110763549805f;
+    const float bound = LK_TANH_BOUND;
     float xc = x < -bound ? -bound : x;
     xc = xc > bound ? bound : xc;
     float x2 = xc * xc;
@@ -72,7 +73,7 @@ static inline float lk_tanhf(float x) {
  * gate cannot tell; lk_sigmoidf keeps the tails for outputs a loss takes the log of. */
 static inline float lk_gatef(float x) {
     float r = 0.5f + 0.5f * lk_tanhf(0.5f * x);
-    return x <= -2 * 7.90531110763549805f ? 0.0f : r;
+    return x <= -2 * LK_TANH_BOUND ? 0.0f : r;
 }
 
 KERNEL void lk_sigmoid(float *p, long n) {
@@ -116,10 +117,13 @@ KERNEL void lk_softmax_rows(float *p, long rows, long width) {
     }
 }
 
-/* adds is a constant at each call below, so each gets its own loop */
-static inline __attribute__((always_inline)) void lstm_forward(float *restrict z, const float *restrict add, int adds,
-                                                               const float *restrict c_prev, float *restrict c_next,
-                                                               float *restrict tanh_c, float *restrict h_next, long h) {
+/* One row's step: gates of z (plus add when adds), c_next and h_next; with keeps, also the gates
+ * written over z and tanh(c) into tanh_c, which backward reads (z is not written otherwise).
+ * adds and keeps are constants at each call below, so each gets its own loop. */
+static inline __attribute__((always_inline)) void lstm_step(float *restrict z, const float *restrict add, int adds,
+                                                            int keeps, const float *restrict c_prev,
+                                                            float *restrict c_next, float *restrict tanh_c,
+                                                            float *restrict h_next, long h) {
     float *zi = z, *zf = z + h, *zg = z + 2 * h, *zo = z + 3 * h;
     for (long j = 0; j < h; j++) {
         float pi = zi[j], pf = zf[j], pg = zg[j], po = zo[j];
@@ -127,36 +131,26 @@ static inline __attribute__((always_inline)) void lstm_forward(float *restrict z
         float i = lk_gatef(pi), f = lk_gatef(pf), g = lk_tanhf(pg), o = lk_gatef(po);
         float c = f * c_prev[j] + i * g;
         float tc = lk_tanhf(c);
-        zi[j] = i; zf[j] = f; zg[j] = g; zo[j] = o;
+        if (keeps) {
+            zi[j] = i; zf[j] = f; zg[j] = g; zo[j] = o;
+            tanh_c[j] = tc;
+        }
         c_next[j] = c;
-        tanh_c[j] = tc;
         h_next[j] = o * tc;
     }
 }
 
 KERNEL void lk_lstm_forward(float *restrict z, const float *restrict add, const float *restrict c_prev,
                             float *restrict c_next, float *restrict tanh_c, float *restrict h_next, long h) {
-    if (add != NULL) lstm_forward(z, add, 1, c_prev, c_next, tanh_c, h_next, h);
-    else lstm_forward(z, z, 0, c_prev, c_next, tanh_c, h_next, h);
-}
-
-static inline __attribute__((always_inline)) void lstm_forward_only(const float *restrict z, const float *restrict add,
-                                                                    int adds, const float *restrict c_prev,
-                                                                    float *restrict c_next, float *restrict h_next, long h) {
-    for (long j = 0; j < h; j++) {
-        float zi = z[j], zf = z[h + j], zg = z[2 * h + j], zo = z[3 * h + j];
-        if (adds) { zi += add[j]; zf += add[h + j]; zg += add[2 * h + j]; zo += add[3 * h + j]; }
-        float i = lk_gatef(zi), f = lk_gatef(zf), g = lk_tanhf(zg), o = lk_gatef(zo);
-        float c = f * c_prev[j] + i * g;
-        c_next[j] = c;
-        h_next[j] = o * lk_tanhf(c);
-    }
+    if (add != NULL) lstm_step(z, add, 1, 1, c_prev, c_next, tanh_c, h_next, h);
+    else lstm_step(z, z, 0, 1, c_prev, c_next, tanh_c, h_next, h);
 }
 
 KERNEL void lk_lstm_forward_only(const float *restrict z, const float *restrict add, const float *restrict c_prev,
                                  float *restrict c_next, float *restrict h_next, long h) {
-    if (add != NULL) lstm_forward_only(z, add, 1, c_prev, c_next, h_next, h);
-    else lstm_forward_only(z, z, 0, c_prev, c_next, h_next, h);
+    float *zr = (float *)z;   /* read only: keeps is 0 */
+    if (add != NULL) lstm_step(zr, add, 1, 0, c_prev, c_next, NULL, h_next, h);
+    else lstm_step(zr, zr, 0, 0, c_prev, c_next, NULL, h_next, h);
 }
 
 /* a and dz may be the same row (lk_lstm_backward_inplace): each unit's four gates are read before

@@ -14,9 +14,10 @@ final class Dense: Layer {
     private var x: [Float] = []       // (N, D) input of the last forward
     private var y: [Float] = []       // (N, U) activated output
     private(set) var logits: [Float] = []  // (N, U) before the activation, when keepsLogits
-    /// Set by the model on the output layer whose loss reads the logits (Model.fusedOutputLayer);
-    /// every other Dense (and every Dense in predict) copied them into a fresh (N, U) array per
-    /// batch for nothing: 8.6 MB a batch in the translation model's TimeDistributed output.
+    /// Set by the model on the output layer whose loss reads the logits (Model.fusedOutputLayer),
+    /// for the passes of fit and evaluate; every other Dense, and every Dense in predict, copied
+    /// them into a fresh (N, U) array per batch for nothing: 8.6 MB a batch in the translation
+    /// model's TimeDistributed output.
     var keepsLogits = false
     private var outShape: [Int] = []
 

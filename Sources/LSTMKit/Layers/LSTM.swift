@@ -112,11 +112,6 @@ final class LSTM: RecurrentLayer {
 
     override func cellStateGrad(_ k: Int, row: Int) -> UnsafeMutablePointer<Float> { dc.p + row * units }
 
-    override func copyCellState(fromTime: Int, _ from: Int, toTime: Int, _ to: Int) {
-        let b = batch, h = units
-        (cs.p + (toTime * b + to) * h).update(from: cs.p + (fromTime * b + from) * h, count: h)
-    }
-
     override func prepareBackward() {
         dc.resize(batch * units)
         dc.zero()

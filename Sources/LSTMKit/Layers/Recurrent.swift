@@ -221,8 +221,6 @@ class RecurrentLayer: Layer, MultiIOLayer {
                                dhPrev: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         fatalError("no shared padding backward")
     }
-    /// State beyond h (LSTM's c): copy row `from` at state index `fromTime` to row `to` at `toTime`.
-    func copyCellState(fromTime: Int, _ from: Int, toTime: Int, _ to: Int) {}
     /// State k >= 1 (LSTM's c) of internal row `row` at state index `time`: (H) floats.
     func cellState(_ k: Int, time: Int, row: Int) -> UnsafeMutablePointer<Float> { fatalError("no cell state") }
     /// The carried gradient of state k >= 1 (LSTM's dc) of internal row `row`, during backward.
@@ -673,15 +671,10 @@ class RecurrentLayer: Layer, MultiIOLayer {
         }
     }
 
-    /// hs[toTime][to] = hs[fromTime][from], and the cell's own state likewise.
-    private func copyState(_ fromTime: Int, _ from: Int, _ toTime: Int, _ to: Int) {
-        let bi = batch, h = units, fromTime = stateTime(fromTime), toTime = stateTime(toTime)
-        (hs.p + (toTime * bi + to) * h).update(from: hs.p + (fromTime * bi + from) * h, count: h)
-        copyCellState(fromTime: fromTime, from, toTime: toTime, to)
-    }
-
-    /// copyState for the units `slice` only.
-    private func copyState(_ fromTime: Int, _ from: Int, _ toTime: Int, _ to: Int, slice: Range<Int>) {
+    /// hs[toTime][to] = hs[fromTime][from] for the units `slice` (all by default), and the cell's
+    /// own states (cellState) likewise.
+    private func copyState(_ fromTime: Int, _ from: Int, _ toTime: Int, _ to: Int, slice: Range<Int>? = nil) {
+        let slice = slice ?? 0..<units
         let bi = batch, h = units, u0 = slice.lowerBound, fromTime = stateTime(fromTime), toTime = stateTime(toTime)
         (hs.p + (toTime * bi + to) * h + u0).update(from: hs.p + (fromTime * bi + from) * h + u0, count: slice.count)
         for k in 1..<stateCount {

@@ -211,7 +211,8 @@ extension Model {
         let width = outShape.last!
         let kind = settings.loss.kind
         let fused = fusedOutputLayer(for: kind, in: stack)
-        fused?.keepsLogits = true
+        fused?.keepsLogits = true   // for this pass's loss only: predict leaves them
+        defer { fused?.keepsLogits = false }
         Model.setForwardOnly(!train, stack)
         let out = forward(x, training: train, rng: &rng, through: stack)
         Model.setForwardOnly(false, stack)
