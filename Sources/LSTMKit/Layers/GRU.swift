@@ -60,13 +60,13 @@ final class GRU: RecurrentLayer {
             params[2].withValue { bias in
                 for i in rows { (inner.p + i * g3).update(from: bias.baseAddress! + g3, count: g3) }
             }
-            addRecurrent(hPrev, rows: rows, cols: 0..<g3, into: inner.p, ldc: g3, U)
+            addRecurrent(hPrev, step: s, rows: rows, cols: 0..<g3, into: inner.p, ldc: g3, U)
             for i in rows {
                 if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
                 lk_gru_forward(zs + i * g3, inner.p + i * g3, innerH.p + (s * b + i) * h, hPrev + i * h, hNext + i * h, h)
             }
         } else {
-            addRecurrent(hPrev, rows: rows, cols: 0..<(2 * h), into: zs, ldc: g3, U)
+            addRecurrent(hPrev, step: s, rows: rows, cols: 0..<(2 * h), into: zs, ldc: g3, U)
             let mh = recurrentMask(column: 2 * h)
             for i in rows {
                 let rhr = rh.p + (s * b + i) * h

@@ -54,7 +54,7 @@ final class LSTM: RecurrentLayer {
         let hPrev = hs.p + stateTime(s) * b * h, hNext = hs.p + stateTime(s + 1) * b * h
         let cPrev = cs.p + stateTime(s) * b * h, cNext = cs.p + stateTime(s + 1) * b * h
         let adds = cellAddsProjection
-        addRecurrent(hPrev, rows: rows, cols: 0..<g4, into: zs, ldc: g4, U, beta: adds ? 0 : 1)
+        addRecurrent(hPrev, step: s, rows: rows, cols: 0..<g4, into: zs, ldc: g4, U, beta: adds ? 0 : 1)
         for i in rows {
             if isMasked(s, i) {
                 (hNext + i * h).update(from: hPrev + i * h, count: h)
@@ -85,12 +85,16 @@ final class LSTM: RecurrentLayer {
             (cNext + u0).update(from: cPrev + u0, count: n)
             return
         }
-        var a = UnsafePointer(hPrev)
-        if let copy = roundedState {
-            lk_bf16_round(hPrev, copy, h)
-            a = UnsafePointer(copy)
+        if stateIsZero(before: s) {
+            q.update(repeating: 0, count: 4 * n)
+        } else {
+            var a = UnsafePointer(hPrev)
+            if let copy = roundedState {
+                lk_bf16_round(hPrev, copy, h)
+                a = UnsafePointer(copy)
+            }
+            sgemm(m: 1, n: 4 * n, k: h, a: a, lda: h, b: kernel, ldb: 4 * n, beta: 0, c: q, ldc: 4 * n)
         }
-        sgemm(m: 1, n: 4 * n, k: h, a: a, lda: h, b: kernel, ldb: 4 * n, beta: 0, c: q, ldc: 4 * n)
         let zs = zStep(s) + i * 4 * h
         for g in 0..<4 {
             for j in 0..<n { q[g * n + j] += zs[g * h + u0 + j] }

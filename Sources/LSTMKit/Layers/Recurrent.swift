@@ -128,6 +128,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
     final var dZ: FloatBuffer { gateGradsOverwriteZ ? z : dZStore }
     private let dRSeparate = FloatBuffer()  // (T, B, G*H) dL/d(recurrent-side), when the cell says it differs
     private let hm = FloatBuffer()          // (B, H) a state times a recurrent mask, per step
+    private let kernelT = FloatBuffer()     // (G*H, H) the recurrent kernel transposed, during backward
+    private var recurrentKernelT: UnsafePointer<Float>? = nil
     private let wide = FloatBuffer()        // (T*B, max(D, H)) masked copies for the gradient GEMMs
     private let dhBuf = FloatBuffer()       // (B, H) dL/dh_s of the step being processed
     private let dhPrevBuf = FloatBuffer()   // (B, H) what flows into step s-1
@@ -253,12 +255,22 @@ class RecurrentLayer: Layer, MultiIOLayer {
         return recMasks.p + (maskGroups == 1 ? 0 : col / units) * batch * units
     }
 
-    /// dst[rows, cols] = beta dst + (hPrev times the gate's recurrent mask) U[:, cols]; hPrev and dst point at
-    /// row 0 of the step, dst at column cols.lowerBound.
-    final func addRecurrent(_ hPrev: UnsafePointer<Float>, rows: Range<Int>, cols: Range<Int>,
+    /// Whether every row's state before step s is the zero state: step 0 of a layer given no
+    /// initial state. Its recurrent products are zero, so they are skipped, forward and backward
+    /// (1/15 of the translation encoder's recurrent multiply-adds, 1/24 of its decoder's).
+    @inline(__always)
+    final func stateIsZero(before s: Int) -> Bool { s == 0 && startState == nil }
+
+    /// dst[rows, cols] = beta dst + (hPrev times the gate's recurrent mask) U[:, cols]; hPrev, the state
+    /// before step s, and dst point at row 0 of the step, dst at column cols.lowerBound.
+    final func addRecurrent(_ hPrev: UnsafePointer<Float>, step s: Int, rows: Range<Int>, cols: Range<Int>,
                             into dst: UnsafeMutablePointer<Float>, ldc: Int, _ U: UnsafePointer<Float>, beta: Float = 1) {
         let m = rows.count, h = units, gh = gateCount * h
         let hPrev = hPrev + rows.lowerBound * h, dst = dst + rows.lowerBound * ldc
+        if stateIsZero(before: s) {
+            if beta == 0 { for r in 0..<m { (dst + r * ldc).update(repeating: 0, count: cols.count) } }
+            return
+        }
         let u16 = recurrentKernel16
         guard recMasks.count > 0 else {
             sgemm(m: m, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, b16: u16?.advanced(by: cols.lowerBound),
@@ -283,6 +295,23 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let dRs = dRs + rows.lowerBound * gh, dhPrev = dhPrev + rows.lowerBound * h
         if cols.isEmpty { return }
         let u16 = recurrentKernel16
+        if let uT = recurrentKernelT {
+            // the same products with U^T stored row by row (see backward)
+            guard recMasks.count > 0 else {
+                sgemm(m: b, n: h, k: cols.count, a: dRs + cols.lowerBound, lda: gh, b: uT + cols.lowerBound * h, ldb: h,
+                      beta: 1, c: dhPrev, ldc: h)
+                return
+            }
+            var c = cols.lowerBound
+            while c < cols.upperBound {
+                let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
+                sgemm(m: b, n: h, k: end - c, a: dRs + c, lda: gh, b: uT + c * h, ldb: h, beta: 0, c: hm.p, ldc: h)
+                let m = recurrentMask(column: c)! + rows.lowerBound * h
+                for i in 0..<(b * h) { dhPrev[i] += hm.p[i] * m[i] }
+                c = end
+            }
+            return
+        }
         guard recMasks.count > 0 else {
             sgemm(transB: true, m: b, n: h, k: cols.count, a: dRs + cols.lowerBound, lda: gh,
                   b: U + cols.lowerBound, b16: u16?.advanced(by: cols.lowerBound), ldb: gh, beta: 1, c: dhPrev, ldc: h)
@@ -777,19 +806,28 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let bi = batch, t = steps, d = inputDim, h = units, gh = gateCount * h
         params[1].grad.withUnsafeMutableBufferPointer { gu in
             let cols = genericRecurrentColumns
+            // A plain plan's step 0 read the zero state when no initial state was given: its rows add nothing.
+            let s0 = runs == nil && stateIsZero(before: 0) ? 1 : 0
             if recMasks.count == 0 {
+                if runs == nil {
+                    if t > s0 {
+                        sgemm(transA: true, m: h, n: cols, k: (t - s0) * bi, a: hs.p + s0 * bi * h, lda: h,
+                              b: dR.p + s0 * bi * gh, ldb: gh, beta: 1, c: gu.baseAddress!, ldc: gh)
+                    }
+                    return
+                }
                 forEachRun { first, count, stride in
                     sgemm(transA: true, m: h, n: cols, k: count, a: hs.p + first * h, lda: stride * h, b: dR.p + first * gh,
                           ldb: stride * gh, beta: 1, c: gu.baseAddress!, ldc: gh)
                 }
-            } else {
+            } else if t > s0 {
                 wide.resize(t * bi * max(d, h))
                 var c = 0
                 while c < cols {
                     let end = maskGroups == 1 ? cols : min(cols, (c / h + 1) * h)
-                    multiplyRows(hs.p, by: recurrentMask(column: c)!, into: wide.p, steps: t, batch: bi, width: h)
-                    sgemm(transA: true, m: h, n: end - c, k: t * bi, a: wide.p, lda: h, b: dR.p + c, ldb: gh,
-                          beta: 1, c: gu.baseAddress! + c, ldc: gh)
+                    multiplyRows(hs.p + s0 * bi * h, by: recurrentMask(column: c)!, into: wide.p, steps: t - s0, batch: bi, width: h)
+                    sgemm(transA: true, m: h, n: end - c, k: (t - s0) * bi, a: wide.p, lda: h, b: dR.p + s0 * bi * gh + c,
+                          ldb: gh, beta: 1, c: gu.baseAddress! + c, ldc: gh)
                     c = end
                 }
             }
@@ -893,7 +931,14 @@ class RecurrentLayer: Layer, MultiIOLayer {
         dy.data.withUnsafeBufferPointer { dyp in
             let U = up.baseAddress!
             recurrentKernel16 = kernel16.refresh(params[1], rows: h, cols: gh)
-            defer { recurrentKernel16 = nil }
+            if recurrentKernel16 == nil {
+                // dh U^T with U^T stored row by row runs 1.4-1.6x faster than with U read transposed
+                // (oneDNN, an IMDB step's 32 x 100 x 400, bench/NOTES-perf.md section 8)
+                kernelT.resize(gh * h)
+                for r in 0..<h { for c in 0..<gh { kernelT.p[c * h + r] = U[r * gh + c] } }
+                recurrentKernelT = UnsafePointer(kernelT.p)
+            }
+            defer { recurrentKernel16 = nil; recurrentKernelT = nil }
             for s in stride(from: t - 1, through: 0, by: -1) {
                 dhs.update(from: dprev, count: bi * h)
                 if returnSequences {
@@ -929,7 +974,9 @@ class RecurrentLayer: Layer, MultiIOLayer {
                     if gateGradsOverwriteZ, let m = stepMask {
                         for i in rows where m[s * bi + i] == 0 { (dZ.p + (s * bi + i) * gh).update(repeating: 0, count: gh) }
                     }
-                    addRecurrentGrad(dR.p + s * bi * gh, rows: rows, cols: 0..<genericRecurrentColumns, into: dprev, U)
+                    if !stateIsZero(before: s) {   // else dprev is the gradient of a zero state nobody reads
+                        addRecurrentGrad(dR.p + s * bi * gh, rows: rows, cols: 0..<genericRecurrentColumns, into: dprev, U)
+                    }
                 }
                 if reduced {
                     // rows past liveEnd are dead padding: no input gradient

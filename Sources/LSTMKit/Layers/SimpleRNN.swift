@@ -29,7 +29,7 @@ final class SimpleRNN: RecurrentLayer {
         let b = batch, h = units
         let zs = zStep(s)
         let hPrev = hs.p + stateTime(s) * b * h, hNext = hs.p + stateTime(s + 1) * b * h
-        addRecurrent(hPrev, rows: rows, cols: 0..<h, into: zs, ldc: h, U)
+        addRecurrent(hPrev, step: s, rows: rows, cols: 0..<h, into: zs, ldc: h, U)
         for i in rows {
             if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
             let row = zs + i * h
