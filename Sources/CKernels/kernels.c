@@ -117,17 +117,20 @@ KERNEL void lk_softmax_rows(float *p, long rows, long width) {
     }
 }
 
-/* One row's step: gates of z (plus add when adds), c_next and h_next; with keeps, also the gates
- * written over z and tanh(c) into tanh_c, which backward reads (z is not written otherwise).
- * adds and keeps are constants at each call below, so each gets its own loop. */
-static inline __attribute__((always_inline)) void lstm_step(float *restrict z, const float *restrict add, int adds,
+/* One row's step over h units: gates of z plus add (adds >= 1), then plus add2 (adds == 2), whose
+ * gate k starts at k * stride; c_next and h_next; with keeps, also the gates written over z and
+ * tanh(c) into tanh_c, which backward reads (z is not written otherwise). adds, keeps and, where
+ * it is h, stride are constants at each call below, so each gets its own loop. */
+static inline __attribute__((always_inline)) void lstm_step(float *restrict z, const float *restrict add,
+                                                            const float *restrict add2, long stride, int adds,
                                                             int keeps, const float *restrict c_prev,
                                                             float *restrict c_next, float *restrict tanh_c,
                                                             float *restrict h_next, long h) {
     float *zi = z, *zf = z + h, *zg = z + 2 * h, *zo = z + 3 * h;
     for (long j = 0; j < h; j++) {
         float pi = zi[j], pf = zf[j], pg = zg[j], po = zo[j];
-        if (adds) { pi += add[j]; pf += add[h + j]; pg += add[2 * h + j]; po += add[3 * h + j]; }
+        if (adds >= 1) { pi += add[j]; pf += add[stride + j]; pg += add[2 * stride + j]; po += add[3 * stride + j]; }
+        if (adds == 2) { pi += add2[j]; pf += add2[stride + j]; pg += add2[2 * stride + j]; po += add2[3 * stride + j]; }
         float i = lk_gatef(pi), f = lk_gatef(pf), g = lk_tanhf(pg), o = lk_gatef(po);
         float c = f * c_prev[j] + i * g;
         float tc = lk_tanhf(c);
@@ -142,15 +145,23 @@ static inline __attribute__((always_inline)) void lstm_step(float *restrict z, c
 
 KERNEL void lk_lstm_forward(float *restrict z, const float *restrict add, const float *restrict c_prev,
                             float *restrict c_next, float *restrict tanh_c, float *restrict h_next, long h) {
-    if (add != NULL) lstm_step(z, add, 1, 1, c_prev, c_next, tanh_c, h_next, h);
-    else lstm_step(z, z, 0, 1, c_prev, c_next, tanh_c, h_next, h);
+    if (add != NULL) lstm_step(z, add, NULL, h, 1, 1, c_prev, c_next, tanh_c, h_next, h);
+    else lstm_step(z, z, NULL, h, 0, 1, c_prev, c_next, tanh_c, h_next, h);
 }
 
 KERNEL void lk_lstm_forward_only(const float *restrict z, const float *restrict add, const float *restrict c_prev,
                                  float *restrict c_next, float *restrict h_next, long h) {
     float *zr = (float *)z;   /* read only: keeps is 0 */
-    if (add != NULL) lstm_step(zr, add, 1, 0, c_prev, c_next, NULL, h_next, h);
-    else lstm_step(zr, zr, 0, 0, c_prev, c_next, NULL, h_next, h);
+    if (add != NULL) lstm_step(zr, add, NULL, h, 1, 0, c_prev, c_next, NULL, h_next, h);
+    else lstm_step(zr, zr, NULL, h, 0, 0, c_prev, c_next, NULL, h_next, h);
+}
+
+KERNEL void lk_lstm_forward_only_units(const float *restrict z, const float *restrict add,
+                                       const float *restrict add2, long stride, const float *restrict c_prev,
+                                       float *restrict c_next, float *restrict h_next, long n) {
+    float *zr = (float *)z;   /* read only: keeps is 0 */
+    if (add2 != NULL) lstm_step(zr, add, add2, stride, 2, 0, c_prev, c_next, NULL, h_next, n);
+    else lstm_step(zr, add, NULL, stride, 1, 0, c_prev, c_next, NULL, h_next, n);
 }
 
 /* a and dz may be the same row (lk_lstm_backward_inplace): each unit's four gates are read before

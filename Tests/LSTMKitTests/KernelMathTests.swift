@@ -91,4 +91,42 @@ final class KernelMathTests: XCTestCase {
             XCTAssertEqual(cOnly, cFull); XCTAssertEqual(hOnly, hFull)
         }
     }
+
+    /// The unit split's step over units u0..<u0+n of an H-unit layer: the layer's rows (gate k at
+    /// k * H) added to the slice's products in order, bit for bit the forward-only step on the sums.
+    func testUnitSliceStepAddsTheLayersRowsInOrder() {
+        var rng = Rng(seed: 4)
+        let layerUnits = 53, u0 = 21, n = 19
+        for withSecond in [false, true] {
+            let z = (0..<(4 * n)).map { _ in rng.uniform(-4, 4) }
+            let add = (0..<(4 * layerUnits)).map { _ in rng.uniform(-2, 2) }
+            let add2 = (0..<(4 * layerUnits)).map { _ in rng.uniform(-2, 2) }
+            let cPrev = (0..<layerUnits).map { _ in rng.uniform(-3, 3) }
+            var summed = z
+            for g in 0..<4 {
+                for j in 0..<n {
+                    summed[g * n + j] += add[g * layerUnits + u0 + j]
+                    if withSecond { summed[g * n + j] += add2[g * layerUnits + u0 + j] }
+                }
+            }
+            var cWant = [Float](repeating: 0, count: n), hWant = cWant
+            lk_lstm_forward_only(summed, nil, Array(cPrev[u0..<(u0 + n)]), &cWant, &hWant, n)
+            var cGot = [Float](repeating: 0, count: layerUnits), hGot = cGot
+            add.withUnsafeBufferPointer { a in
+                add2.withUnsafeBufferPointer { a2 in
+                    cPrev.withUnsafeBufferPointer { cp in
+                        cGot.withUnsafeMutableBufferPointer { cg in
+                            hGot.withUnsafeMutableBufferPointer { hg in
+                                lk_lstm_forward_only_units(z, a.baseAddress! + u0, withSecond ? a2.baseAddress! + u0 : nil, layerUnits,
+                                                           cp.baseAddress! + u0, cg.baseAddress! + u0, hg.baseAddress! + u0, n)
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(Array(cGot[u0..<(u0 + n)]), cWant)
+            XCTAssertEqual(Array(hGot[u0..<(u0 + n)]), hWant)
+            XCTAssertEqual(cGot[u0 - 1], 0); XCTAssertEqual(cGot[u0 + n], 0)   // nothing outside the slice
+        }
+    }
 }

@@ -29,6 +29,12 @@ void lk_lstm_forward(float *z, const float *add, const float *c_prev, float *c_n
  * NULL), and only the states written. */
 void lk_lstm_forward_only(const float *z, const float *add, const float *c_prev, float *c_next, float *h_next, long h);
 
+/* The same over n of a layer's units (the batch-1 unit split): z holds their recurrent products
+ * gate by gate (4n); add, then add2 unless NULL, are the layer's rows for those units, gate k
+ * starting at k * stride (the layer's units), added in that order as the whole-row step adds them. */
+void lk_lstm_forward_only_units(const float *z, const float *add, const float *add2, long stride, const float *c_prev,
+                                float *c_next, float *h_next, long n);
+
 /* LSTM backward, one row. a: (4h) activated gates; dc: (h) dL/dc from the step after, replaced by
  * dL/dc_prev; dz: (4h) written. */
 void lk_lstm_backward(const float *a, const float *c_prev, const float *tanh_c, const float *dh,

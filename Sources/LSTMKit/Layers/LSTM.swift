@@ -95,17 +95,9 @@ final class LSTM: RecurrentLayer {
             }
             sgemm(m: 1, n: 4 * n, k: h, a: a, lda: h, b: kernel, ldb: 4 * n, beta: 0, c: q, ldc: 4 * n)
         }
-        let zs = zStep(s) + i * 4 * h
-        for g in 0..<4 {
-            for j in 0..<n { q[g * n + j] += zs[g * h + u0 + j] }
-        }
-        if let bias = biasRow {
-            // added after the projection, as forwardStep's kernel adds it: the same roundings
-            for g in 0..<4 {
-                for j in 0..<n { q[g * n + j] += bias[g * h + u0 + j] }
-            }
-        }
-        lk_lstm_forward(q, nil, cPrev + u0, cNext + u0, tanhC.p + (s * b + i) * h + u0, hNext + u0, n)
+        // the row's projection, then the bias where the cell adds it, in forwardStep's order
+        lk_lstm_forward_only_units(q, zStep(s) + i * 4 * h + u0, biasRow.map { $0 + u0 }, h, cPrev + u0, cNext + u0,
+                                   hNext + u0, n)
     }
 
     override var stateCount: Int { 2 }

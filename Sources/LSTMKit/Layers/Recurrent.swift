@@ -294,34 +294,25 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let b = rows.count, h = units, gh = gateCount * h
         let dRs = dRs + rows.lowerBound * gh, dhPrev = dhPrev + rows.lowerBound * h
         if cols.isEmpty { return }
-        let u16 = recurrentKernel16
-        if let uT = recurrentKernelT {
-            // the same products with U^T stored row by row (see backward)
-            guard recMasks.count > 0 else {
-                sgemm(m: b, n: h, k: cols.count, a: dRs + cols.lowerBound, lda: gh, b: uT + cols.lowerBound * h, ldb: h,
-                      beta: 1, c: dhPrev, ldc: h)
-                return
+        let u16 = recurrentKernel16, uT = recurrentKernelT
+        // dst = beta dst + dRs[:, c0..<c0+n] U[:, c0..<c0+n]^T, from the row-major copy of U^T where
+        // backward made one (see backward), else reading U transposed (the bfloat16 copy's layout)
+        func product(_ c0: Int, _ n: Int, beta: Float, into dst: UnsafeMutablePointer<Float>) {
+            if let uT {
+                sgemm(m: b, n: h, k: n, a: dRs + c0, lda: gh, b: uT + c0 * h, ldb: h, beta: beta, c: dst, ldc: h)
+            } else {
+                sgemm(transB: true, m: b, n: h, k: n, a: dRs + c0, lda: gh, b: U + c0, b16: u16?.advanced(by: c0), ldb: gh,
+                      beta: beta, c: dst, ldc: h)
             }
-            var c = cols.lowerBound
-            while c < cols.upperBound {
-                let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
-                sgemm(m: b, n: h, k: end - c, a: dRs + c, lda: gh, b: uT + c * h, ldb: h, beta: 0, c: hm.p, ldc: h)
-                let m = recurrentMask(column: c)! + rows.lowerBound * h
-                for i in 0..<(b * h) { dhPrev[i] += hm.p[i] * m[i] }
-                c = end
-            }
-            return
         }
         guard recMasks.count > 0 else {
-            sgemm(transB: true, m: b, n: h, k: cols.count, a: dRs + cols.lowerBound, lda: gh,
-                  b: U + cols.lowerBound, b16: u16?.advanced(by: cols.lowerBound), ldb: gh, beta: 1, c: dhPrev, ldc: h)
+            product(cols.lowerBound, cols.count, beta: 1, into: dhPrev)
             return
         }
         var c = cols.lowerBound
         while c < cols.upperBound {
             let end = maskGroups == 1 ? cols.upperBound : min(cols.upperBound, (c / h + 1) * h)
-            sgemm(transB: true, m: b, n: h, k: end - c, a: dRs + c, lda: gh, b: U + c, b16: u16?.advanced(by: c), ldb: gh,
-                  beta: 0, c: hm.p, ldc: h)
+            product(c, end - c, beta: 0, into: hm.p)
             let m = recurrentMask(column: c)! + rows.lowerBound * h
             for i in 0..<(b * h) { dhPrev[i] += hm.p[i] * m[i] }
             c = end
