@@ -115,14 +115,14 @@ final class LSTM: RecurrentLayer {
             // [U^T | W^T] for backwardSharedPadding, from this batch's weights
             let h = units, d = inputDim, g4 = 4 * h, w = h + d
             v.resize(g4 * w); m.resize(2 * h * w); coef.resize(6 * h); sums.resize(2 * h); padX.resize(batch * 2 * h)
-            params[1].withValue { up in
+            let uT = transposedRecurrentKernel
             params[0].withValue { wp in
                 for c in 0..<g4 {
                     let row = v.p + c * w
-                    for k in 0..<h { row[k] = up[k * g4 + c] }
+                    row.update(from: uT + c * h, count: h)
                     for k in 0..<d { row[h + k] = wp[k * g4 + c] }
                 }
-            }}
+            }
         }
     }
 

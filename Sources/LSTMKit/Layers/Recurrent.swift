@@ -128,8 +128,10 @@ class RecurrentLayer: Layer, MultiIOLayer {
     final var dZ: FloatBuffer { gateGradsOverwriteZ ? z : dZStore }
     private let dRSeparate = FloatBuffer()  // (T, B, G*H) dL/d(recurrent-side), when the cell says it differs
     private let hm = FloatBuffer()          // (B, H) a state times a recurrent mask, per step
-    private let kernelT = FloatBuffer()     // (G*H, H) the recurrent kernel transposed, during backward
-    private var recurrentKernelT: UnsafePointer<Float>? = nil
+    private let kernelT = FloatBuffer()     // (G*H, H) the recurrent kernel transposed, made by backward
+    private var recurrentKernelT: UnsafePointer<Float>? = nil  // kernelT where dh U^T reads it
+    /// U^T, (G*H, H) row by row, from this batch's weights: valid from prepareBackward on.
+    final var transposedRecurrentKernel: UnsafePointer<Float> { UnsafePointer(kernelT.p) }
     private let wide = FloatBuffer()        // (T*B, max(D, H)) masked copies for the gradient GEMMs
     private let dhBuf = FloatBuffer()       // (B, H) dL/dh_s of the step being processed
     private let dhPrevBuf = FloatBuffer()   // (B, H) what flows into step s-1
@@ -480,9 +482,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 forEachRun { first, count, stride in project(first: first, count: count, stride: stride, into: z.p + first * gh) }
             } else {
                 // one input mask per gate (recurrent_dropout): no padding plan, every entry computed
-                if cellAddsBias {
-                    z.zero()
-                } else {
+                // (the gates' GEMMs write every column: with the bias left to the cell, nothing to add to)
+                if !cellAddsBias {
                     params[2].withValue { bias in
                         for r in 0..<(t * bi) { (z.p + r * gh).update(from: bias.baseAddress!, count: gh) }
                     }
@@ -491,8 +492,8 @@ class RecurrentLayer: Layer, MultiIOLayer {
                     wide.resize(t * bi * d)
                     for k in 0..<gateCount {
                         multiplyRows(xT.p, by: inMasks.p + k * bi * d, into: wide.p, steps: t, batch: bi, width: d)
-                        sgemm(m: t * bi, n: h, k: d, a: wide.p, lda: d, b: wp.baseAddress! + k * h, ldb: gh, beta: 1,
-                              c: z.p + k * h, ldc: gh)
+                        sgemm(m: t * bi, n: h, k: d, a: wide.p, lda: d, b: wp.baseAddress! + k * h, ldb: gh,
+                              beta: cellAddsBias ? 0 : 1, c: z.p + k * h, ldc: gh)
                     }
                 }
             }
@@ -898,6 +899,11 @@ class RecurrentLayer: Layer, MultiIOLayer {
                 for i in 0..<b { (dprev + i * h).update(from: dyp.baseAddress! + perm[i] * h, count: h) }
             }
         }
+        // U^T row by row, for dh U^T (below) and the cells' own use (LSTM's padding map)
+        kernelT.resize(gh * h)
+        params[1].withValue { up in
+            for r in 0..<h { for c in 0..<gh { kernelT.p[c * h + r] = up[r * gh + c] } }
+        }
         prepareBackward()
         var liveEnd = b   // rows at and above it are in their padding with a zero gradient
         deadPaddingSteps = 0
@@ -922,13 +928,9 @@ class RecurrentLayer: Layer, MultiIOLayer {
         dy.data.withUnsafeBufferPointer { dyp in
             let U = up.baseAddress!
             recurrentKernel16 = kernel16.refresh(params[1], rows: h, cols: gh)
-            if recurrentKernel16 == nil {
-                // dh U^T with U^T stored row by row runs 1.4-1.6x faster than with U read transposed
-                // (oneDNN, an IMDB step's 32 x 100 x 400, bench/NOTES-perf.md section 8)
-                kernelT.resize(gh * h)
-                for r in 0..<h { for c in 0..<gh { kernelT.p[c * h + r] = U[r * gh + c] } }
-                recurrentKernelT = UnsafePointer(kernelT.p)
-            }
+            // dh U^T on U^T stored row by row runs 1.4-1.6x faster than reading U transposed (oneDNN,
+            // an IMDB step's 32 x 100 x 400, bench/NOTES-perf.md section 8); the bfloat16 copy keeps U's layout
+            recurrentKernelT = recurrentKernel16 == nil ? transposedRecurrentKernel : nil
             defer { recurrentKernel16 = nil; recurrentKernelT = nil }
             for s in stride(from: t - 1, through: 0, by: -1) {
                 dhs.update(from: dprev, count: bi * h)
