@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pkg in libopenblas-dev libdnnl-dev gcc binutils make; do
+for pkg in libopenblas-dev libdnnl-dev gcc binutils make patchelf pkgconf; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
