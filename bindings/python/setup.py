@@ -12,7 +12,6 @@ statically) except for OpenBLAS and oneDNN, which the library opens at run time:
 libopenblas0 is needed, libdnnl2 is used when present.
 """
 
-import shutil
 import subprocess
 from pathlib import Path
 
