@@ -28,13 +28,17 @@ REALNAME := liblstmkit.so.$(VERSION)
 BUILT   := .build/release/liblstmkit.so
 STAGED  := .build/install/$(REALNAME)
 
-all: build
-
-# swift knows what is out of date; make always asks it, so an install never takes a stale library.
-build:
+# `make` always asks swift, which knows what is out of date.
+all:
 	$(SWIFT) build -c release --product lstmkit
 
-$(STAGED): build
+# `make install` rebuilds only when a source is newer than the library, so that after `make`,
+# `sudo make install` does not run swift as root in the build tree, and still never installs a
+# library older than its sources.
+$(BUILT): Package.swift $(shell find Sources include -type f)
+	$(SWIFT) build -c release --product lstmkit
+
+$(STAGED): $(BUILT)
 	mkdir -p $(dir $@)
 	$(STRIP) --strip-unneeded -o $@.tmp $(BUILT)
 	$(PATCHELF) --set-soname $(SONAME) $@.tmp
@@ -59,4 +63,4 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/liblstmkit.so $(DESTDIR)$(INCLUDEDIR)/lstmkit.h \
 	      $(DESTDIR)$(PKGCONFIGDIR)/lstmkit.pc
 
-.PHONY: all build install uninstall
+.PHONY: all install uninstall
