@@ -38,7 +38,7 @@ all:
 $(BUILT): Package.swift $(shell find Sources include -type f)
 	$(SWIFT) build -c release --product lstmkit
 
-$(STAGED): $(BUILT)
+$(STAGED): $(BUILT) Makefile
 	mkdir -p $(dir $@)
 	$(STRIP) --strip-unneeded -o $@.tmp $(BUILT)
 	$(PATCHELF) --set-soname $(SONAME) $@.tmp
