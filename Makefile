@@ -23,6 +23,9 @@ INSTALL      ?= install
 version_part = $(shell sed -n 's/^\#define LSTMKIT_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/lstmkit.h)
 MAJOR   := $(call version_part,MAJOR)
 VERSION := $(MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+ifneq ($(words $(subst ., ,$(VERSION))),3)
+$(error no LSTMKIT_VERSION_MAJOR/MINOR/PATCH numbers found in include/lstmkit.h)
+endif
 SONAME  := liblstmkit.so.$(MAJOR)
 REALNAME := liblstmkit.so.$(VERSION)
 BUILT   := .build/release/liblstmkit.so

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what lstmkit needs on a fresh Debian machine with Swift (OpenBLAS, oneDNN for the
-# mixed_bfloat16 policy and a C compiler from Debian's packages, numpy/pandas/matplotlib/pytest
-# from PyPI) and builds .build/release/liblstmkit.so.
+# mixed_bfloat16 policy, a C compiler, and patchelf and pkg-config for `make install` from Debian's
+# packages, numpy/pandas/matplotlib/pytest from PyPI) and builds .build/release/liblstmkit.so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
