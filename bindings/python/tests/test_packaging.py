@@ -88,7 +88,7 @@ def test_wheel_bundles_the_stripped_library_and_predicts_in_a_fresh_venv(small_m
     assert exported_symbols(bundled) == exported_symbols(REPO / ".build/release/liblstmkit.so")
 
     venv = tmp_path / "venv"
-    # numpy comes from the interpreter's own site-packages: the test needs no index
+    # numpy comes from the interpreter's own site-packages, so installing the wheel needs no index
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
                    check=True, timeout=120)
     python = venv / "bin" / "python"
