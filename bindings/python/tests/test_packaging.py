@@ -8,7 +8,7 @@ checkout's binding on a small untrained model."""
 
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 import sysconfig
@@ -31,6 +31,13 @@ MAX_LIBRARY_BYTES = 8 * 1000 * 1000
 MAXLEN = 12
 TEXTS = ["a good film with a fine cast", "bad and dull", "the plot was good but the end was bad",
          "fine"]
+
+
+def header_version():
+    """MAJOR.MINOR.PATCH from the LSTMKIT_VERSION_* macros, where the Makefile reads it too."""
+    header = (REPO / "include" / "lstmkit.h").read_text()
+    return ".".join(re.search(r"^#define LSTMKIT_VERSION_%s (\d+)" % part, header, re.M).group(1)
+                    for part in ("MAJOR", "MINOR", "PATCH"))
 
 
 def platform_tag():
@@ -76,9 +83,10 @@ def test_wheel_bundles_the_stripped_library_and_predicts_in_a_fresh_venv(small_m
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist),
                     str(REPO / "bindings" / "python")], check=True, timeout=300)
     (wheel,) = dist.glob("*.whl")
-    assert wheel.name == "lstmkit-0.1.0-py3-none-%s.whl" % platform_tag()
+    version = header_version()
+    assert wheel.name == "lstmkit-%s-py3-none-%s.whl" % (version, platform_tag())
     with zipfile.ZipFile(wheel) as archive:
-        metadata = archive.read("lstmkit-0.1.0.dist-info/WHEEL").decode()
+        metadata = archive.read("lstmkit-%s.dist-info/WHEEL" % version).decode()
         assert "Root-Is-Purelib: false" in metadata
         assert "Tag: py3-none-%s" % platform_tag() in metadata
         info = archive.getinfo("lstmkit/liblstmkit.so")
@@ -143,7 +151,7 @@ def test_make_install_gives_a_soname_library_that_pkg_config_programs_link(small
     assert "-I%s" % (prefix / "include") in flags and "-L%s" % lib in flags
     version = subprocess.run(["pkg-config", "--modversion", "lstmkit"], env=env, check=True,
                              capture_output=True, text=True).stdout.strip()
-    assert real.name == "liblstmkit.so." + version
+    assert version == header_version() and real.name == "liblstmkit.so." + version
 
     (tmp_path / "version.c").write_text(VERSION_PROGRAM)
     programs = {"version": tmp_path / "version.c", "classify": REPO / "examples/c/classify.c"}
