@@ -265,11 +265,16 @@ int lstmkit_model_set_weight(lstmkit_model *model, int32_t index, const float *v
 
 /* Saves configuration, weights, compile settings, the optimizer's state once it has taken a
  * step (moments and iteration count, as Keras's model.save) and the attached tokenizer (if any)
- * to one file. The file is written beside the target and renamed over it, so a failed save
- * leaves the old file intact. */
+ * to one file. The file is written beside the target as "<path>.tmp.<pid>.<n>" (unique per call,
+ * so saves from several threads to one path all succeed and the last one wins) and renamed over
+ * it, so a failed save leaves the old file intact. A symlink is followed (its target is
+ * replaced, the link stays); an existing file keeps its permission bits, a new one gets 0666
+ * minus the umask; a path that exists but is not a regular file (a FIFO, a directory) is IO.
+ * Temp files left by killed saves to the same path are removed once their process is gone. */
 int lstmkit_model_save(const lstmkit_model *model, const char *path);
 /* Loads a file written by lstmkit_model_save; *out receives a new handle, compiled if the saved
- * model was, with its optimizer state restored (a file without one gets a fresh optimizer). */
+ * model was, with its optimizer state restored (a file without one gets a fresh optimizer).
+ * Anything but a regular file is refused with IO without blocking (a FIFO with no writer). */
 int lstmkit_model_load(const char *path, lstmkit_model **out);
 
 /* Attaches a copy of tokenizer to the model (saved with it); NULL detaches. */

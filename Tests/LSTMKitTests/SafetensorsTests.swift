@@ -500,13 +500,20 @@ final class SafetensorsTests: XCTestCase {
         let path = dir + "/model.safetensors"
         try Safetensors.write(path: path, metadata: ["v": "1"], tensors: sample)
         let before = try XCTUnwrap(readBytes(path))
-        // Occupy the temp file's name with a directory so creating it fails.
-        let tmp = "\(path).tmp.\(getpid())"
-        XCTAssertEqual(mkdir(tmp, 0o755), 0)
-        assertIOError({ try Safetensors.write(path: path, metadata: ["v": "2"], tensors: []) },
-                      prefix: "cannot write \(path): ")
+        // Writes past 64 bytes fail with EFBIG (SIGXFSZ ignored, so the process lives).
+        var limit = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit), 0)
+        let oldHandler = signal(SIGXFSZ, SIG_IGN)
+        var small = limit
+        small.rlim_cur = 64
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &small), 0)
+        assertIOError({ try Safetensors.write(path: path, metadata: ["v": "2"], tensors: sample) },
+                      prefix: "cannot write \(path): File too large")
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_FSIZE.rawValue), &limit), 0)
+        signal(SIGXFSZ, oldHandler)
         XCTAssertEqual(readBytes(path), before)
         XCTAssertEqual(try Safetensors.read(path: path).metadata["v"], "1")
+        XCTAssertEqual(listDir(dir), ["model.safetensors"])   // the temp file was removed
     }
 
     func testWriteIntoMissingDirectoryFails() {
@@ -552,6 +559,38 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try Safetensors.read(path: corrupt)) { error in
             XCTAssertEqual((error as? LSTMKitError)?.status, .format)
             XCTAssertEqual((error as? LSTMKitError)?.message, "checksum mismatch: the file is corrupt")
+        }
+    }
+
+    func testNULInAPathIsRefused() throws {
+        let dir = makeTempDir()
+        defer { removeTree(dir) }
+        for attempt in [{ try Safetensors.write(path: dir + "/a\u{0}b", metadata: [:], tensors: self.sample) },
+                        { _ = try Safetensors.read(path: dir + "/a\u{0}b") }] {
+            XCTAssertThrowsError(try attempt()) { error in
+                XCTAssertEqual((error as? LSTMKitError)?.status, .invalidArgument)
+                XCTAssertEqual((error as? LSTMKitError)?.message, "path contains a NUL byte")
+            }
+        }
+        XCTAssertEqual(listDir(dir), [])
+    }
+
+    func testReadingAFIFOIsRefusedWithoutBlocking() throws {
+        let dir = makeTempDir()
+        defer { removeTree(dir) }
+        let fifo = dir + "/pipe"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        assertIOError({ _ = try Safetensors.read(path: fifo) },
+                      prefix: "cannot read \(fifo): it is a FIFO, not a regular file")
+    }
+
+    func testTempFileNamesAreRecognisedExactly() {
+        XCTAssertEqual(FileReplace.tempOwner("m.lstmkit.tmp.123", base: "m.lstmkit"), 123)
+        XCTAssertEqual(FileReplace.tempOwner("m.lstmkit.tmp.123.4", base: "m.lstmkit"), 123)
+        for name in ["m.lstmkit", "m.lstmkit.tmp.", "m.lstmkit.tmp.12a", "m.lstmkit.tmp.1.2.3",
+                     "m.lstmkit.tmp.1.", "m.lstmkit.tmp.0", "x.m.lstmkit.tmp.5", "m.lstmkit.tmp.-5",
+                     "m.lstmkit.tmp.99999999999999999999"] {
+            XCTAssertNil(FileReplace.tempOwner(name, base: "m.lstmkit"), name)
         }
     }
 }

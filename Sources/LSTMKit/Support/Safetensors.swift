@@ -234,67 +234,23 @@ public enum Safetensors {
 
     // MARK: Files
 
-    /// Atomic write: writes "<path>.tmp.<pid>" in the same directory, fsyncs, renames over path, fsyncs
-    /// the directory. On any failure removes the temp file, leaves an existing `path` untouched, and throws
-    /// LSTMKitError(.io, "cannot write <path>: <strerror>").
+    /// Atomic write through FileReplace (Support/FileReplace.swift): an existing `path` is either
+    /// replaced whole or, on failure, left untouched; throws LSTMKitError(.io, "cannot write <path>: ...").
     public static func write(path: String, metadata: [String: String], tensors: [TensorRecord]) throws {
-        let bytes = try encode(metadata: metadata, tensors: tensors)
-        func fail(_ err: Int32) -> LSTMKitError {
-            LSTMKitError(.io, "cannot write \(path): \(errorText(err))")
-        }
-
-        let tmp = "\(path).tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail(errno) }
-        var err: Int32 = 0
-        bytes.withUnsafeBytes { buf in
-            var done = 0
-            while done < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    err = errno
-                    return
-                }
-                done += n
-            }
-        }
-        if err == 0 && fsync(fd) != 0 { err = errno }
-        // close can report a deferred write error (e.g. on NFS), so it counts.
-        if close(fd) != 0 && err == 0 { err = errno }
-        if err == 0 && rename(tmp, path) != 0 { err = errno }
-        if err != 0 {
-            unlink(tmp)
-            throw fail(err)
-        }
-
-        // Makes the rename itself durable. Some filesystems cannot fsync a directory (EINVAL);
-        // the new file is already in place then, so only a real I/O error is reported.
-        let dirFD = open(directoryName(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirFD >= 0 {
-            let rc = fsync(dirFD)
-            let syncErr = errno
-            close(dirFD)
-            if rc != 0 && syncErr != EINVAL && syncErr != EROFS {
-                throw LSTMKitError(.io, "cannot write \(path): syncing its directory: \(errorText(syncErr))")
-            }
-        }
+        try FileReplace.replace(path: path, with: encode(metadata: metadata, tensors: tensors))
     }
 
     /// Reads the whole file (.io if it cannot be opened/read, .format for content problems; refuses
     /// files over 4 GiB) and decodes it.
     public static func read(path: String) throws -> (metadata: [String: String], tensors: [TensorRecord]) {
         func fail(_ err: Int32) -> LSTMKitError {
-            LSTMKitError(.io, "cannot read \(path): \(errorText(err))")
+            LSTMKitError(.io, "cannot read \(path): \(FileReplace.errorText(err))")
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw fail(errno) }
+        let fd = try FileReplace.openForReading(path)
         defer { close(fd) }
 
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw fail(errno) }
-        let type = st.st_mode & S_IFMT
-        guard type == S_IFREG else { throw fail(type == S_IFDIR ? EISDIR : EINVAL) }
         guard st.st_size <= maxFileBytes else {
             throw LSTMKitError(.format, "cannot read \(path): \(st.st_size) bytes is over the 4 GiB limit for a model file")
         }
@@ -353,15 +309,6 @@ public enum Safetensors {
         return UInt32(s, radix: 16)
     }
 
-    private static func errorText(_ err: Int32) -> String {
-        String(cString: strerror(err))
-    }
-
-    private static func directoryName(of path: String) -> String {
-        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "." }
-        if slash == path.utf8.startIndex { return "/" }
-        return String(path[..<slash])
-    }
 }
 
 extension Safetensors {

@@ -311,3 +311,14 @@ def encode_texts(texts):
     array = (c_char_p * max(n, 1))(*encoded)
     return array, n, encoded
 
+
+
+def encode_path(filepath, what="filepath"):
+    """The file system bytes of a path for a `const char *`. A NUL byte is refused as the C
+    library refuses it: the C string would end there and name another file."""
+    if not isinstance(filepath, (str, bytes, os.PathLike)):
+        raise error_for_status(E_INVALID_ARGUMENT, "%s must be a path, got %r" % (what, filepath))
+    data = os.fsencode(filepath)
+    if b"\0" in data:
+        raise error_for_status(E_INVALID_ARGUMENT, "%s contains a NUL byte" % what)
+    return data

@@ -3,7 +3,6 @@
 import ctypes
 import json
 import math
-import os
 import signal
 import sys
 import threading
@@ -14,7 +13,6 @@ import numpy as np
 from . import _capi, mixed_precision
 from ._arrays import c_array, float_ptr, labels
 from .callbacks import Callback, History, ProgbarLogger, summary_line
-from .errors import InvalidArgumentError
 from .layers import InputLayer, KerasTensor, Layer, deserialize
 from .text import Tokenizer
 from .utils import next_seed
@@ -473,7 +471,7 @@ class _EngineModel:
         attached first; without one, the tokenizer already attached (if any) is kept."""
         if tokenizer is not None:
             self.tokenizer = tokenizer
-        _capi.check(_capi.lstmkit_model_save(self._live(), os.fsencode(filepath)))
+        _capi.check(_capi.lstmkit_model_save(self._live(), _capi.encode_path(filepath)))
 
 
 
@@ -568,9 +566,7 @@ def load_model(filepath):
     functional Model when the file describes a layer graph. A model saved compiled comes back
     compiled, with its optimizer state: fit(..., initial_epoch=k) continues training without
     compile, as Keras's load_model."""
-    if not isinstance(filepath, (str, bytes, os.PathLike)):
-        raise InvalidArgumentError("filepath must be a path, got %r" % (filepath,))
-    handle = _capi.new_handle(_capi.lstmkit_model_load, os.fsencode(filepath))
+    handle = _capi.new_handle(_capi.lstmkit_model_load, _capi.encode_path(filepath))
     try:
         config = json.loads(_capi.read_text(_capi.lstmkit_model_config, handle))
     except BaseException:

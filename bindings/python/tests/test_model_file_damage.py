@@ -212,24 +212,39 @@ def test_killing_a_process_mid_save_keeps_the_previous_file(tmp_path):
         model_params(target)
     assert kills == 6
     assert target.exists()
-    # Leftover temp files (the child could not clean up) are the only trace, beside the target.
-    assert all(p.name == target.name or ".tmp." in p.name for p in tmp_path.iterdir()
-               if p.name != "saver.py")
+    # Each child's saves removed the temp files of the children killed before it, so at most
+    # the last one's is left; the next save (here) removes that one too.
+    left = [p.name for p in tmp_path.iterdir() if ".tmp." in p.name]
+    assert len(left) <= 1 and all(p.startswith(target.name + ".tmp.") for p in left), left
+    save_small(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, "saver.py"])
+
+
+FAILING_SAVER = textwrap.dedent(r"""
+    import ctypes, json, resource, signal, sys
+    sys.path.insert(0, %(binding)r)
+    from lstmkit import _capi as C
+    # Writes past 1,000 bytes fail with EFBIG (the signal that would kill the process ignored).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    m = ctypes.c_void_p()
+    C.check(C.lstmkit_model_create(json.dumps(%(cfg)s).encode(), 99, ctypes.byref(m)))
+    print(C.lstmkit_model_save(m, sys.argv[1].encode()), C.last_error())
+""")
 
 
 def test_a_failed_save_keeps_the_previous_file(tmp_path):
     path = tmp_path / "keep.lstmkit"
     original = save_small(path)
-    # The temp file's name is taken by a directory, so the save cannot even start writing.
-    os.mkdir(str(path) + ".tmp.%d" % os.getpid())
-    m = c_void_p()
-    C.check(C.lstmkit_model_create(json.dumps(SMALL_CFG).encode(), 99, byref(m)))
-    try:
-        assert C.lstmkit_model_save(m, str(path).encode()) == C.E_IO
-        assert "cannot write" in C.last_error()
-    finally:
-        C.lstmkit_model_free(m)
+    cfg = {"input_shape": [4], "layers": [{"class_name": "Dense", "config": {"units": 500}}]}
+    script = FAILING_SAVER % {"binding": str(HERE.parent), "cfg": json.dumps(cfg)}
+    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                         text=True, check=True).stdout
+    status, message = out.strip().split(" ", 1)
+    assert int(status) == C.E_IO
+    assert message == "cannot write %s: File too large" % path
     assert path.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.lstmkit"]   # no temp file left
 
 
 @pytest.fixture
