@@ -317,8 +317,13 @@ found:;
         (s = p_dnnl_memory_set_data_handle(e->c, c)) != dnnl_success)
         return fail("memory_set_data_handle", s);
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
-    if ((s = p_dnnl_primitive_execute(e->prim, stream, 3, args)) != dnnl_success) return fail("primitive_execute", s);
-    if ((s = p_dnnl_stream_wait(stream)) != dnnl_success) return fail("stream_wait", s);
+    sigset_t saved;
+    lk_dnnl_hold_signals(&saved);   /* dnnl_library.h says why */
+    s = p_dnnl_primitive_execute(e->prim, stream, 3, args);
+    dnnl_status_t waited = s == dnnl_success ? p_dnnl_stream_wait(stream) : dnnl_success;
+    lk_dnnl_release_signals(&saved);
+    if (s != dnnl_success) return fail("primitive_execute", s);
+    if (waited != dnnl_success) return fail("stream_wait", waited);
     last_impl = e->impl;
     return 0;
 }

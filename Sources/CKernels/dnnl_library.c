@@ -37,3 +37,19 @@ void lk_dnnl_one_thread(void) {
     if (p_omp_set_num_threads) p_omp_set_num_threads(1);
     done = 1;
 }
+
+static pthread_once_t held_once = PTHREAD_ONCE_INIT;
+static sigset_t held;
+
+static void init_held(void) {
+    sigfillset(&held);
+    static const int synchronous[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
+    for (unsigned i = 0; i < sizeof synchronous / sizeof synchronous[0]; i++) sigdelset(&held, synchronous[i]);
+}
+
+void lk_dnnl_hold_signals(sigset_t *saved) {
+    pthread_once(&held_once, init_held);
+    pthread_sigmask(SIG_BLOCK, &held, saved);
+}
+
+void lk_dnnl_release_signals(const sigset_t *saved) { pthread_sigmask(SIG_SETMASK, saved, NULL); }

@@ -27,6 +27,9 @@ int lk_f32_gemm(int trans_a, int trans_b, long m, long n, long k, float alpha, c
                 const float *b, long ldb, float beta, float *c, long ldc) {
     if (!lk_f32_gemm_available()) return -1;
     lk_dnnl_one_thread();
-    return p_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
-               ? 0 : -2;
+    sigset_t saved;
+    lk_dnnl_hold_signals(&saved);   /* dnnl_library.h says why */
+    int status = p_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    lk_dnnl_release_signals(&saved);
+    return status == 0 ? 0 : -2;
 }
