@@ -19,7 +19,7 @@ void lk_dnnl_one_thread(void);
  *     sigset_t saved; lk_dnnl_hold_signals(&saved); ...oneDNN... lk_dnnl_release_signals(&saved);
  *
  * oneDNN's "no-copy" float32 GEMM kernels (jit_avx_gemm_f32, jit_avx512_common_gemm_f32; chosen
- * for some shapes, e.g. untransposed A with k > 252 on AVX2) point the stack pointer into a
+ * for some shapes with A untransposed and k > 252 on AVX2) point the stack pointer into a
  * malloc'ed workspace while they run. A signal delivered to the thread then has its frame written
  * by the kernel below that pointer, over the neighbouring heap chunks: glibc aborts later
  * ("corrupted size vs. prev_size") or the engine reads overwritten activations (a NaN loss).
