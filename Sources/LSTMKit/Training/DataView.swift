@@ -35,6 +35,15 @@ struct DataView {
         }
     }
 
+    /// First element outside [lower, upper] (the values are finite already); nil when all are in.
+    func firstOutside(_ lower: Float, _ upper: Float) -> (index: Int, value: Float)? {
+        for i in 0..<count {
+            let v = value(i)
+            if v < lower || v > upper { return (i, v) }
+        }
+        return nil
+    }
+
     /// First element that is not finite, or for ids not an integer in 0..<limit; nil when all are good.
     func firstInvalid(idLimit: Int?) -> (index: Int, value: Float)? {
         if dtype == .int32, let limit = idLimit {

@@ -115,6 +115,11 @@ extension Model {
                 if let bad = y.firstInvalid(idLimit: nil) {
                     throw LSTMKitError(.invalidArgument, "y[\(bad.index)] is \(bad.value); targets must be finite")
                 }
+                // Keras computes a loss from such labels without a word (negative for y > 1,
+                // rewarding confident wrong answers); they are a data error.
+                if compiled?.loss.kind == .binaryCrossentropy, let bad = y.firstOutside(0, 1) {
+                    throw LSTMKitError(.invalidArgument, "y[\(bad.index)] is \(bad.value); binary_crossentropy takes labels in [0, 1]")
+                }
             }
         }
         return outShape
@@ -184,6 +189,10 @@ extension Model {
         }
         try BFloat16Products.throwRecordedFailure()
         let loss = results.reduce(0) { $0 + $1.loss }
+        if !train && !loss.isFinite {
+            // The inputs and weights are finite (both are checked), so the model overflowed.
+            throw LSTMKitError(.numeric, "the loss is \(loss) on finite inputs: the model's output overflowed float32 (weights too large?)")
+        }
         if train {
             guard loss.isFinite else { throw LSTMKitError(.numeric, "the loss became \(loss)") }
             sumWorkerGradients(parts.count)
@@ -384,16 +393,49 @@ extension Model {
             let parts = partsOf(end - start)
             let stacks = try stacks(parts.count)
             let first = start
-            WorkerPool.shared.run(parts: parts.count) { w in
-                var rng = Rng(seed: 0)   // inference draws nothing
-                let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
-                Model.setForwardOnly(true, stacks[w])
-                defer { Model.setForwardOnly(false, stacks[w]) }
-                let y = BFloat16Products.with(policy) { forward(x.gather(rows), training: false, rng: &rng, through: stacks[w]) }
-                (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
+            var nonFinite = [Int?](repeating: nil, count: parts.count)   // per part: first bad element
+            nonFinite.withUnsafeMutableBufferPointer { bad in
+                WorkerPool.shared.run(parts: parts.count) { w in
+                    var rng = Rng(seed: 0)   // inference draws nothing
+                    let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
+                    Model.setForwardOnly(true, stacks[w])
+                    defer { Model.setForwardOnly(false, stacks[w]) }
+                    let y = BFloat16Products.with(policy) { forward(x.gather(rows), training: false, rng: &rng, through: stacks[w]) }
+                    if !allFinite(y.data) { bad[w] = y.data.firstIndex { !$0.isFinite } }
+                    (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
+                }
             }
             try BFloat16Products.throwRecordedFailure()
+            if let (w, i) = nonFinite.enumerated().lazy.compactMap({ w, i in i.map { (w, $0) } }).first {
+                let element = (first + parts[w].lowerBound) * per + i
+                throw nonFiniteOutput(x: x, sample: element / per, value: out[element], element: element, policy: policy)
+            }
             start = end
         }
+    }
+
+    /// The error for a NaN or infinite output from finite inputs and weights (both are checked):
+    /// float32 overflowed in some layer, which it names for a Sequential model by running the
+    /// sample again one layer at a time (not for a stateful one: that would advance its states).
+    private func nonFiniteOutput(x: DataView, sample: Int, value: Float, element: Int, policy: DTypePolicy) -> LSTMKitError {
+        var culprit = ""
+        if graph == nil && statefulLayers.isEmpty {
+            var rng = Rng(seed: 0)
+            var h = x.gather([sample])
+            var mask: [Float]? = nil
+            var previous: Layer? = nil
+            Model.setForwardOnly(true, layers)
+            defer { Model.setForwardOnly(false, layers) }
+            for layer in layers {
+                if let e = previous as? Embedding { markReadsEmbedding(layer, e) }
+                (h, mask) = BFloat16Products.with(policy) { layer.forward(h, mask: mask, training: false, rng: &rng) }
+                previous = layer
+                if !allFinite(h.data) {
+                    culprit = " in layer '\(layer.name)' (\(layer.className))"
+                    break
+                }
+            }
+        }
+        return LSTMKitError(.numeric, "output[\(element)] (sample \(sample)) is \(value) although the inputs and weights are finite: float32 overflowed\(culprit) (weights or inputs too large?)")
     }
 }

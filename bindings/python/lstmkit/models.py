@@ -3,6 +3,7 @@
 import ctypes
 import json
 import math
+import numbers
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ import numpy as np
 from . import _capi, mixed_precision
 from ._arrays import c_array, float_ptr, labels
 from .callbacks import Callback, History, ProgbarLogger, summary_line
+from .errors import InvalidArgumentError
 from .layers import InputLayer, KerasTensor, Layer, deserialize
 from .text import Tokenizer
 from .utils import next_seed
@@ -25,6 +27,16 @@ _SPARSE_LOSSES = ("sparse_categorical_crossentropy", "SparseCategoricalCrossentr
 
 def _verbosity(verbose):
     return 1 if verbose == "auto" else int(verbose)
+
+
+def _batch_size(value):
+    """Keras's default of 32 for None only: 0 or a negative size goes to the library, which
+    refuses it, instead of silently becoming 32; a float is refused rather than truncated."""
+    if value is None:
+        return 32
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgumentError("batch_size must be an integer, got %r" % (value,))
+    return int(value)
 
 
 class _FitState:
@@ -268,7 +280,7 @@ class _EngineModel:
             if len(validation_data) == 3 and validation_data[2] is not None:
                 raise ValueError("validation_data with sample weights is not supported")
             val = (self._x(validation_data[0]), self._y(validation_data[1]))
-        options = {"epochs": int(epochs), "batch_size": int(batch_size or 32),
+        options = {"epochs": int(epochs), "batch_size": _batch_size(batch_size),
                    "validation_split": float(validation_split), "shuffle": bool(shuffle),
                    "seed": int(seed) if seed is not None else next_seed()}
         if initial_epoch:
@@ -385,7 +397,7 @@ class _EngineModel:
         """[loss, metric...] on (x, y) (just the loss when no metric was compiled)."""
         handle = self._live()
         xa, ya = self._x(x), self._y(y)
-        batch_size = int(batch_size or 32)
+        batch_size = _batch_size(batch_size)
         capacity = 8
         results = (ctypes.c_double * capacity)()
         count = ctypes.c_size_t(0)
@@ -414,7 +426,7 @@ class _EngineModel:
         """The model's outputs for x as a float32 array (inference: dropout off)."""
         handle = self._live()
         xa = self._x(x)
-        batch_size = int(batch_size or 32)
+        batch_size = _batch_size(batch_size)
         rows, row_shape = xa.array.shape[0], xa.array.shape[1:]
         per_row = self._floats_per_row.get(row_shape)
         # without a size the library is asked for it first: a second call per predict, which at
