@@ -71,8 +71,8 @@ final class MetricAndModelTests: XCTestCase {
                      "time_distributed (TimeDistributed)", "conv1d (Conv1D)"] {
             XCTAssertTrue(summary.contains(text), text)
         }
-        XCTAssertEqual(Model.snakeCase("LSTM"), "lstm")
-        XCTAssertEqual(Model.snakeCase("SimpleRNN"), "simple_rnn")
+        XCTAssertEqual(LayerRegistry.snakeCase("LSTM"), "lstm")
+        XCTAssertEqual(LayerRegistry.snakeCase("SimpleRNN"), "simple_rnn")
     }
 
     func testSaveLoadWithNewLayersAndOptimizer() throws {

@@ -11,7 +11,7 @@
 /// Keras refuses it (both copies would run the same way).
 ///
 /// merge_mode None gives two outputs (forward, then backward in timestep order), which only the
-/// functional graph can pass on: it is accepted only when `allowTwoOutputs` is set (Model.makeGraphLayer does).
+/// functional graph can pass on: it is accepted only when `allowTwoOutputs` is set (LayerRegistry.makeGraphLayer does).
 final class Bidirectional: Layer, MultiIOLayer {
     enum Merge: String { case concat, sum, mul, ave, none }
 
@@ -30,7 +30,7 @@ final class Bidirectional: Layer, MultiIOLayer {
         guard let layer = config.json["layer"], let cls = layer["class_name"]?.stringValue else {
             throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
         }
-        guard ["LSTM", "GRU", "SimpleRNN"].contains(cls), let make = Model.layerClasses[cls] else {
+        guard ["LSTM", "GRU", "SimpleRNN"].contains(cls), let make = LayerRegistry.classes[cls] else {
             throw LSTMKitError(.badConfig, "\(name): can wrap LSTM, GRU or SimpleRNN, not '\(cls)'")
         }
         var inner = layer["config"]?.objectValue ?? [:]
@@ -49,7 +49,7 @@ final class Bidirectional: Layer, MultiIOLayer {
             throw LSTMKitError(.badConfig, "\(name): merge_mode None returns two outputs, which a Sequential model cannot pass on; use concat, sum, mul or ave")
         default: throw LSTMKitError(.badConfig, "\(name): 'merge_mode' must be a string")
         }
-        var innerName = inner["name"]?.stringValue ?? Model.snakeCase(cls)
+        var innerName = inner["name"]?.stringValue ?? LayerRegistry.snakeCase(cls)
         if innerName.hasPrefix("forward_") && innerName.count > 8 { innerName.removeFirst(8) }
         inner["name"] = .string(innerName)
         innerClass = cls

@@ -32,16 +32,14 @@ final class TimeDistributed: WrapperLayer {
         guard let item = config.json["layer"], let rawClass = item["class_name"]?.stringValue else {
             throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
         }
-        let className = Model.layerAliases[rawClass] ?? rawClass
-        guard let make = Model.layerClasses[className] else {
-            throw LSTMKitError(.badConfig, "\(name): unknown layer class '\(className)'")
-        }
+        let className = LayerRegistry.canonical(rawClass)
+        let make = try LayerRegistry.maker(className, what: "\(name): ")
         guard className != "Embedding" else {
             throw LSTMKitError(.badConfig, "\(name): Embedding cannot be wrapped (token ids must come first)")
         }
         let innerConfig = try LayerConfig(item["config"], className: className)
         var innerName = try innerConfig.string("name", default: nil) ?? ""
-        if innerName.isEmpty { innerName = Model.snakeCase(className) }
+        if innerName.isEmpty { innerName = LayerRegistry.snakeCase(className) }
         guard !innerName.contains("/") else { throw LSTMKitError(.badConfig, "\(name): a layer name may not contain '/'") }
         layer = try make(innerName, innerConfig)
     }

@@ -93,7 +93,7 @@ final class Graph {
             guard var cls = entry["class_name"]?.stringValue else {
                 throw LSTMKitError(.badConfig, "layer \(i): 'class_name' (a string) is required")
             }
-            cls = Model.layerAliases[cls] ?? cls
+            cls = LayerRegistry.canonical(cls)
             let cfg = try LayerConfig(entry["config"], className: cls)
             guard let name = try entry["name"]?.stringValue ?? cfg.string("name", default: nil), !name.isEmpty else {
                 throw LSTMKitError(.badConfig, "layer \(i): every layer of a functional model needs a 'name'")
@@ -112,7 +112,7 @@ final class Graph {
             }
             let inbound = try refs(entry["inbound_nodes"], "layer '\(name)': inbound_nodes")
             let states = try refs(entry["initial_state"], "layer '\(name)': initial_state")
-            let layer = try Model.makeGraphLayer(cls, name, cfg)
+            let layer = try LayerRegistry.makeGraphLayer(cls, name, cfg)
             if layer is Concatenate {
                 guard inbound.count >= 2 else { throw LSTMKitError(.badConfig, "layer '\(name)': Concatenate needs at least 2 inbound tensors") }
             } else if inbound.count != 1 {

@@ -35,46 +35,6 @@ final class Model {
         }
     }
 
-    /// A new, unbuilt layer of the same class and configuration (for worker copies).
-    static func makeLayer(like layer: Layer) throws -> Layer {
-        try makeGraphLayer(layer.className, layer.name, LayerConfig(layer.config, className: layer.className))
-    }
-
-    /// A layer for a functional graph, where Bidirectional may give two outputs (merge_mode None).
-    static func makeGraphLayer(_ className: String, _ name: String, _ config: LayerConfig) throws -> Layer {
-        if className == "Bidirectional" { return try Bidirectional(name: name, config: config, allowTwoOutputs: true) }
-        guard let make = layerClasses[className] else {
-            throw LSTMKitError(.badConfig, "unknown layer class '\(className)' (known: \(Model.layerClasses.keys.sorted().joined(separator: ", ")))")
-        }
-        return try make(name, config)
-    }
-
-    static let layerClasses: [String: (String, LayerConfig) throws -> Layer] = [
-        "Embedding": { try Embedding(name: $0, config: $1) },
-        "LSTM": { try LSTM(name: $0, config: $1) },
-        "Dense": { try Dense(name: $0, config: $1) },
-        "Dropout": { try Dropout(name: $0, config: $1) },
-        "GRU": { try GRU(name: $0, config: $1) },
-        "SimpleRNN": { try SimpleRNN(name: $0, config: $1) },
-        "Bidirectional": { try Bidirectional(name: $0, config: $1) },
-        "Masking": { try Masking(name: $0, config: $1) },
-        "RepeatVector": { try RepeatVector(name: $0, config: $1) },
-        "Flatten": { try Flatten(name: $0, config: $1) },
-        "SpatialDropout1D": { try SpatialDropout1D(name: $0, config: $1) },
-        "TimeDistributed": { try TimeDistributed(name: $0, config: $1) },
-        "Conv1D": { try Conv1D(name: $0, config: $1) },
-        "MaxPooling1D": { try MaxPooling1D(name: $0, config: $1) },
-        "GlobalMaxPooling1D": { try GlobalMaxPooling1D(name: $0, config: $1) },
-        "GlobalAveragePooling1D": { try GlobalAveragePooling1D(name: $0, config: $1) },
-        "Concatenate": { try Concatenate(name: $0, config: $1) },
-    ]
-
-    /// Keras's other names for the same classes.
-    static let layerAliases: [String: String] = [
-        "Convolution1D": "Conv1D", "MaxPool1D": "MaxPooling1D",
-        "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalAvgPool1D": "GlobalAveragePooling1D",
-    ]
-
     /// weightsFollow: the caller sets every weight right after the build (loading a file), so the
     /// initializers are skipped.
     init(config: JSON, seed: UInt64, weightsFollow: Bool = false) throws {
@@ -105,12 +65,12 @@ final class Model {
         var input: FeatureShape? = try top["input_shape"].flatMap { $0.isNull ? nil : try parseFeatureShape($0, what: "'input_shape'", dropFirst: false) }
         var built: [Layer] = []
         var used = Set<String>()
-        var counters: [String: Int] = [:]
+        var names = DefaultLayerNames()
         for (i, entry) in list.enumerated() {
             guard var className = entry["class_name"]?.stringValue else {
                 throw LSTMKitError(.badConfig, "layer \(i): 'class_name' (a string) is required")
             }
-            className = Model.layerAliases[className] ?? className
+            className = LayerRegistry.canonical(className)
             var cfg = try LayerConfig(entry["config"], className: className)
             // Keras creates a wrapped layer before its wrapper, so an unnamed inner layer takes
             // the next name of its class first: TimeDistributed(Dense) then Dense gives
@@ -119,10 +79,7 @@ final class Model {
                let innerClass = inner["class_name"]?.stringValue {
                 var innerConfig = inner["config"]?.objectValue ?? [:]
                 if (innerConfig["name"]?.stringValue ?? "").isEmpty {
-                    let base = Model.snakeCase(Model.layerAliases[innerClass] ?? innerClass)
-                    let k = counters[base, default: 0]
-                    innerConfig["name"] = .string(k == 0 ? base : "\(base)_\(k)")
-                    counters[base] = k + 1
+                    innerConfig["name"] = .string(names.next(for: innerClass))
                     inner["config"] = .object(innerConfig)
                     var outer = cfg.json
                     outer["layer"] = .object(inner)
@@ -134,21 +91,9 @@ final class Model {
                 input = try cfg.inputShape() ?? input
                 continue
             }
-            guard let make = Model.layerClasses[className] else {
-                throw LSTMKitError(.badConfig, "layer \(i): unknown layer class '\(className)' (known: \(Model.layerClasses.keys.sorted().joined(separator: ", ")))")
-            }
+            let make = try LayerRegistry.maker(className, what: "layer \(i): ")
             var layerName = try cfg.string("name", default: nil) ?? ""
-            if layerName.isEmpty {
-                let base = Model.snakeCase(className)
-                let k = counters[base, default: 0]
-                layerName = k == 0 ? base : "\(base)_\(k)"
-                counters[base] = k + 1
-                while used.contains(layerName) {
-                    let k = counters[base, default: 0]
-                    layerName = "\(base)_\(k)"
-                    counters[base] = k + 1
-                }
-            }
+            if layerName.isEmpty { layerName = names.next(for: className, avoiding: used) }
             guard !used.contains(layerName) else { throw LSTMKitError(.badConfig, "layer \(i): duplicate layer name '\(layerName)'") }
             guard !layerName.contains("/") else { throw LSTMKitError(.badConfig, "layer \(i): a layer name may not contain '/'") }
             used.insert(layerName)
@@ -177,26 +122,6 @@ final class Model {
                 // Embedding): the model is built by the first data, as Keras builds on first call.
             }
         }
-    }
-
-    /// Keras's to_snake_case for default layer names: "_" before a capitalised word that
-    /// follows any character, and between a lower-case letter and a capital; then lower case.
-    /// LSTM -> lstm, Conv1D -> conv1d, GlobalAveragePooling1D -> global_average_pooling1d.
-    static func snakeCase(_ s: String) -> String {
-        let chars = Array(s)
-        func isUpper(_ c: Character) -> Bool { c >= "A" && c <= "Z" }
-        func isLower(_ c: Character) -> Bool { c >= "a" && c <= "z" }
-        var pass1: [Character] = []
-        for (i, ch) in chars.enumerated() {
-            if i > 0 && isUpper(ch) && i + 1 < chars.count && isLower(chars[i + 1]) { pass1.append("_") }
-            pass1.append(ch)
-        }
-        var out = ""
-        for (i, ch) in pass1.enumerated() {
-            if i > 0 && isUpper(ch) && isLower(pass1[i - 1]) { out.append("_") }
-            out.append(ch)
-        }
-        return out.lowercased()
     }
 
     var inputIsIds: Bool { inputEmbedding != nil }

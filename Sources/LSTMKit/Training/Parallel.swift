@@ -24,7 +24,7 @@ extension Model {
             var copyRng = Rng(seed: 0)
             copyRng.weightsDiscarded = true   // the model's weights are copied in below
             if let graph {
-                let copy = try layers.map { try Model.makeLayer(like: $0) }
+                let copy = try layers.map { try LayerRegistry.makeLayer(like: $0) }
                 try graph.build(copy, input: input, rng: &copyRng)
                 workerLayers.append(copy)
                 continue
@@ -32,7 +32,7 @@ extension Model {
             var shape = input
             var copy: [Layer] = []
             for layer in layers {
-                let twin = try Model.makeLayer(like: layer)
+                let twin = try LayerRegistry.makeLayer(like: layer)
                 try twin.build(input: shape, rng: &copyRng)
                 shape = try twin.outputShape(for: shape)
                 copy.append(twin)
