@@ -2,7 +2,7 @@ import XCTest
 @testable import LSTMKit
 
 /// The padding skip of the recurrent driver (Layers/Recurrent.swift) against the plain
-/// computation (RecurrentLayer.skipPadding = false): outputs and every gradient agree to float
+/// computation (EngineSwitches.current.paddingSkip = false): outputs and every gradient agree to float
 /// rounding, for pre- and post-padding, with and without a mask, every cell, return_sequences on
 /// and off, go_backwards and Bidirectional.
 final class PaddingSkipTests: XCTestCase {
@@ -18,7 +18,7 @@ final class PaddingSkipTests: XCTestCase {
         }
     }
 
-    override func tearDown() { RecurrentLayer.skipPadding = true }
+    override func tearDown() { EngineSwitches.current = .fromEnvironment() }
 
     /// The cells and directions tried; Bidirectional merges with concat.
     func layers(_ seq: Bool) -> [(String, JSON)] {
@@ -48,8 +48,8 @@ final class PaddingSkipTests: XCTestCase {
 
     /// Forward and backward with the skip on or off: output, parameter gradients, input gradient.
     func run(_ layer: Layer, _ x: Tensor, _ mask: [Float]?, skip: Bool) -> (y: [Float], grads: [[Float]], dx: [Float]) {
-        RecurrentLayer.skipPadding = skip
-        defer { RecurrentLayer.skipPadding = true }
+        EngineSwitches.current.paddingSkip = skip
+        defer { EngineSwitches.current = .fromEnvironment() }
         var rng = Rng(seed: 1)
         let (y, _) = layer.forward(x, mask: mask, training: false, rng: &rng)
         var wr = Rng(seed: 2)
@@ -177,7 +177,7 @@ final class PaddingSkipTests: XCTestCase {
                 let x = Tensor(shape: [b, t], data: ids)
                 var results: [[[Float]]] = []
                 for skip in [false, true] {
-                    RecurrentLayer.skipPadding = skip
+                    EngineSwitches.current.paddingSkip = skip
                     let m = try Model(config: config, seed: 4)
                     try m.build(input: [t])
                     var r = Rng(seed: 0)

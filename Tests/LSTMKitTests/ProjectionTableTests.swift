@@ -8,7 +8,7 @@ import XCTest
 final class ProjectionTableTests: XCTestCase {
     let t = 8, vocab = 12
 
-    override func tearDown() { ProjectionTable.enabled = true }
+    override func tearDown() { EngineSwitches.current = .fromEnvironment() }
 
     func model(_ recurrent: JSON, maskZero: Bool) throws -> Model {
         let m = try Model(config: ["layers": [
@@ -21,8 +21,8 @@ final class ProjectionTableTests: XCTestCase {
     }
 
     func predict(_ m: Model, _ ids: [Int32], table: Bool = true) throws -> [Float] {
-        ProjectionTable.enabled = table
-        defer { ProjectionTable.enabled = true }
+        EngineSwitches.current.projectionTable = table
+        defer { EngineSwitches.current = .fromEnvironment() }
         var out = [Float](repeating: 0, count: ids.count / t * 3)
         try withIds(ids, [ids.count / t, t]) { xv in
             try out.withUnsafeMutableBufferPointer { try m.predict(x: xv, batchSize: 64, into: $0.baseAddress!) }

@@ -4,11 +4,11 @@ import XCTest
 /// A recurrent layer whose rows read the same vector at every step (RepeatVector's output, the
 /// translation decoder's input) projects it once per row and takes the kernel's gradient from the
 /// steps' summed gate gradients. Outputs and every gradient must equal the per-step computation
-/// (RecurrentLayer.shareRepeatedInput = false) to float rounding.
+/// (EngineSwitches.current.shareRepeatedInput = false) to float rounding.
 final class RepeatedInputTests: XCTestCase {
     let b = 5, t = 6, d = 4
 
-    override func tearDown() { RecurrentLayer.shareRepeatedInput = true }
+    override func tearDown() { EngineSwitches.current = .fromEnvironment() }
 
     func configs() -> [(String, JSON)] {
         var out: [(String, JSON)] = []
@@ -28,8 +28,8 @@ final class RepeatedInputTests: XCTestCase {
     }
 
     func run(_ layer: RecurrentLayer, _ x: Tensor, shared: Bool) -> (y: [Float], grads: [[Float]], dx: [Float], took: Bool) {
-        RecurrentLayer.shareRepeatedInput = shared
-        defer { RecurrentLayer.shareRepeatedInput = true }
+        EngineSwitches.current.shareRepeatedInput = shared
+        defer { EngineSwitches.current = .fromEnvironment() }
         var rng = Rng(seed: 1)   // the same dropout masks both times
         let (y, _) = layer.forward(x, mask: nil, training: true, rng: &rng)
         let took = layer.repeatedInput

@@ -9,7 +9,7 @@ import XCTest
 final class UnitSplitTests: XCTestCase {
     let t = 7, d = 3
 
-    override func tearDown() { UnitSplit.enabled = true }
+    override func tearDown() { EngineSwitches.current = .fromEnvironment() }
 
     func testSplitGivesOneThreadsResults() throws {
         try XCTSkipIf(WorkerPool.shared.threads < 2, "needs two engine threads")
@@ -35,10 +35,10 @@ final class UnitSplitTests: XCTestCase {
                         for round in 0..<2 {
                             if round == 1 { layer.params[1].value = layer.params[1].value.map { -$0 } }  // repacked?
                             var r1 = Rng(seed: 1), r2 = Rng(seed: 1)
-                            UnitSplit.enabled = false
+                            EngineSwitches.current.unitSplit = false
                             let (one, _) = layer.forward(x, mask: mask, training: false, rng: &r1)
                             let oneStates = layer.finalStates
-                            UnitSplit.enabled = true
+                            EngineSwitches.current.unitSplit = true
                             let passes = layer.unitSplit?.passes ?? 0
                             let (two, _) = layer.forward(x, mask: mask, training: false, rng: &r2)
                             XCTAssertEqual(layer.unitSplit?.passes, passes + 1, what)
@@ -67,7 +67,7 @@ final class UnitSplitTests: XCTestCase {
         for p in layer.params { p.value = (0..<p.count).map { _ in w.uniform(-0.3, 0.3) } }
         layer.forwardOnly = true
         func run(split: Bool) -> [Float] {
-            UnitSplit.enabled = split
+            EngineSwitches.current.unitSplit = split
             var r = Rng(seed: 1)
             return BFloat16Products.with(.mixedBFloat16) {
                 let y = layer.forward(x, mask: nil, training: false, rng: &r).0.data
@@ -78,7 +78,7 @@ final class UnitSplitTests: XCTestCase {
         let one = run(split: false), two = run(split: true)
         XCTAssertEqual(layer.unitSplit?.passes, 1)
         for (u, v) in zip(two, one) { XCTAssertEqual(u, v) }
-        UnitSplit.enabled = false
+        EngineSwitches.current.unitSplit = false
         var r = Rng(seed: 1)
         let float32 = layer.forward(x, mask: nil, training: false, rng: &r).0.data
         XCTAssertGreaterThan(zip(two, float32).map { abs($0 - $1) }.max()!, 1e-4)   // rounding did happen

@@ -126,13 +126,11 @@ private func blasProduct(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alp
 /// oneDNN, or with LSTMKIT_FLOAT32_GEMM=openblas, everything runs on OpenBLAS.
 @inline(__always)
 private func float32ViaOneDNN(m: Int, n: Int, k: Int) -> Bool {
-    oneDNNFloat32 && (m * n * k >= 1 << 20 || (m >= 4 && n * k >= 1 << 17))
+    oneDNNFloat32Available && EngineSwitches.current.float32OneDNN
+        && (m * n * k >= 1 << 20 || (m >= 4 && n * k >= 1 << 17))
 }
 
-private let oneDNNFloat32: Bool = {
-    if let choice = getenv("LSTMKIT_FLOAT32_GEMM"), String(cString: choice) == "openblas" { return false }
-    return lk_f32_gemm_available() != 0
-}()
+private let oneDNNFloat32Available = lk_f32_gemm_available() != 0
 
 /// Products of at least this many multiply-adds go to oneDNN; smaller ones are cheaper as
 /// OpenBLAS's float32 product of the rounded operands, which is the same arithmetic (bfloat16

@@ -13,7 +13,7 @@ import Glibc
 /// of its output flows on unchanged to the previous step.
 ///
 /// The rooms: this file holds the states and the step loops; RowPlan.swift the padding plan (which
-/// rows each step computes, B' = internal rows, padding skipped exactly; `skipPadding` off for
+/// rows each step computes, B' = internal rows, padding skipped exactly; `EngineSwitches.paddingSkip` off for
 /// tests); InputProjection.swift the forms the input projection takes, chosen once per pass;
 /// RecurrentGradients.swift backward and the weight gradients. An input that repeats one vector
 /// at every step (RepeatVector's) is projected once per row.
@@ -78,9 +78,6 @@ class RecurrentLayer: Layer, MultiIOLayer {
     private(set) var biasRow: UnsafePointer<Float>? = nil  // the bias then, during the step loop
     let repeatedProjection = FloatBuffer()  // (B', G*H) a repeated input's projection (.repeatedRow)
     private(set) var unitSplit: UnitSplit? = nil  // for one-row forward-only passes, made on first use
-    /// Off: every step computes every row (the plain computation, for tests; LSTMKIT_PADDING_SKIP=0
-    /// turns it off for benchmarks).
-    static var skipPadding = getenv("LSTMKIT_PADDING_SKIP").map { String(cString: $0) != "0" } ?? true
     /// The row plan of the current batch.
     var plan = RowPlan()
     /// Internal rows B' (the input's rows, plus the shared padding row if there is one) and steps T.
@@ -114,8 +111,6 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// Every row reads the same vector at every step (a RepeatVector's output): the input
     /// projection and the kernel's gradient are computed once per row instead of once per step.
     private(set) var repeatedInput = false
-    /// Off: a repeated input is projected at every step like any other (for tests).
-    static var shareRepeatedInput = true
 
     init(name: String, config: LayerConfig, gates: Int) throws {
         self.name = name
@@ -338,7 +333,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         startState = initialState ?? (stateful && carriedBatch == b ? carriedState : nil)
         let dropoutDrawn = training && (dropout > 0 || recurrentDropout > 0)
         plan = RowPlan(x, features: inputDim, mask: mask, goBackwards: goBackwards, fromEmbedding: inputFromEmbedding,
-                       skip: RecurrentLayer.skipPadding && !dropoutDrawn && startState == nil)
+                       skip: EngineSwitches.current.paddingSkip && !dropoutDrawn && startState == nil)
         let bi = batch   // internal rows
         let perm = plan.perm, active = plan.active
         layOutInput(x, training: training)
@@ -350,7 +345,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         }
         drawDropoutMasks(training: training, rng: &rng)
         repeatedInput = plan.runs == nil && t > 1 && (inMasks.count == 0 || maskGroups == 1)
-            && RecurrentLayer.shareRepeatedInput && stepsRepeat(x)
+            && EngineSwitches.current.shareRepeatedInput && stepsRepeat(x)
         let splitUnits = splitsUnits()
         prepareInputProjection(splitUnits: splitUnits)
 
@@ -442,7 +437,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// Whether this forward steps its units on two threads (UnitSplit): a one-row forward-only
     /// pass of a wide enough cell that can compute part of its units.
     private func splitsUnits() -> Bool {
-        guard UnitSplit.enabled && forwardOnly && supportsUnitSplit && batch == 1 && units >= UnitSplit.minUnits
+        guard EngineSwitches.current.unitSplit && forwardOnly && supportsUnitSplit && batch == 1 && units >= UnitSplit.minUnits
                 && recMasks.count == 0 && WorkerPool.shared.threads >= 2 else { return false }
         if unitSplit == nil { unitSplit = UnitSplit() }
         return unitSplit!.usable

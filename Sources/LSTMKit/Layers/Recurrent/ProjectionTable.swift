@@ -12,8 +12,6 @@ import Glibc
 /// (so building costs at most what the plain projections already did), and only while it stays
 /// under maxBytes. Training changes the weights at every step, so it never builds one there.
 final class ProjectionTable {
-    /// Off (LSTMKIT_PROJECTION_TABLE=0, or tests): every projection is the GEMM.
-    static var enabled = getenv("LSTMKIT_PROJECTION_TABLE").map { String(cString: $0) != "0" } ?? true
     static let maxBytes = 64 << 20
 
     private struct Key: Equatable {
@@ -31,7 +29,7 @@ final class ProjectionTable {
     /// the cheaper choice. gh: the projection's width (gate count x units); the bias's first gh
     /// values are the input bias.
     func rows(embedding: Param, kernel: Param, bias: Param, gh: Int, ids: Int) -> UnsafePointer<Float>? {
-        guard ProjectionTable.enabled else { return nil }
+        guard EngineSwitches.current.projectionTable else { return nil }
         let key = Key(embedding: embedding.version, kernel: kernel.version, bias: bias.version,
                       bfloat16: lk_bf16_thread_enabled() != 0)
         if built == key { return UnsafePointer(rows.p) }

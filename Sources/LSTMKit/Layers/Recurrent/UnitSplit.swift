@@ -12,8 +12,6 @@ import Glibc
 /// never shows in its output.
 final class UnitSplit {
     static let minUnits = 160
-    /// Off (LSTMKIT_UNIT_SPLIT=0, or tests): one thread computes every unit.
-    static var enabled = getenv("LSTMKIT_UNIT_SPLIT").map { String(cString: $0) != "0" } ?? true
 
     private let packed = [FloatBuffer(), FloatBuffer()]
     private let scratch = [FloatBuffer(), FloatBuffer()]
