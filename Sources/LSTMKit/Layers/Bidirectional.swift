@@ -25,6 +25,11 @@ final class Bidirectional: Layer, MultiIOLayer {
     private var yF: [Float] = []               // (B, [T,] H) forward output, kept for merge_mode mul
     private var yB: [Float] = []               // (B, [T,] H) backward output in timestep order
 
+    func prepareForward(backwardFollows: Bool, inputEmbedding: Embedding?) {
+        forwardLayer.prepareForward(backwardFollows: backwardFollows, inputEmbedding: inputEmbedding)
+        backwardLayer.prepareForward(backwardFollows: backwardFollows, inputEmbedding: inputEmbedding)
+    }
+
     init(name: String, config: LayerConfig, allowTwoOutputs: Bool = false) throws {
         self.name = name
         guard let layer = config.json["layer"], let cls = layer["class_name"]?.stringValue else {

@@ -16,6 +16,15 @@ protocol Layer: AnyObject {
     func forward(_ x: Tensor, mask: [Float]?, training: Bool, rng: inout Rng) -> (Tensor, [Float]?)
     /// dy has the output's shape; returns dL/dx (empty for layers whose input is not differentiable).
     func backward(_ dy: Tensor) -> Tensor
+    /// Called by the model before each of its passes: whether backward follows (fit) or not
+    /// (predict, evaluate), and the Embedding whose output is this layer's input, if one is.
+    /// Layers that compute differently then (the recurrent ones: InputProjection, RowPlan) take
+    /// note; the default ignores both.
+    func prepareForward(backwardFollows: Bool, inputEmbedding: Embedding?)
+}
+
+extension Layer {
+    func prepareForward(backwardFollows: Bool, inputEmbedding: Embedding?) {}
 }
 
 /// A layer that takes several inputs or gives several outputs, which only the functional graph

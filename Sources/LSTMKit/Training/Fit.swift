@@ -222,9 +222,7 @@ extension Model {
         let fused = fusedOutputLayer(for: kind, in: stack)
         fused?.keepsLogits = true   // for this pass's loss only: predict leaves them
         defer { fused?.keepsLogits = false }
-        Model.setForwardOnly(!train, stack)
-        let out = forward(x, training: train, rng: &rng, through: stack)
-        Model.setForwardOnly(false, stack)
+        let out = forward(x, training: train, backwardFollows: train, rng: &rng, through: stack)
         let rows = out.count / width
         var (loss, grad): (Double, [Float])
         if let fused {
@@ -367,15 +365,6 @@ extension Model {
         return shape
     }
 
-    /// Tells the recurrent layers of a stack whether backward will follow the next forward
-    /// (RecurrentLayer.forwardOnly).
-    static func setForwardOnly(_ on: Bool, _ stack: [Layer]) {
-        for layer in stack {
-            if let r = layer as? RecurrentLayer { r.forwardOnly = on }
-            if let bi = layer as? Bidirectional { bi.forwardLayer.forwardOnly = on; bi.backwardLayer.forwardOnly = on }
-        }
-    }
-
     /// Inference over x in batches, written into out (predictShape(x) elements).
     func predict(x: DataView, batchSize: Int, into out: UnsafeMutablePointer<Float>) throws {
         let outShape = try prepare(x: x, y: nil)
@@ -398,9 +387,7 @@ extension Model {
                 WorkerPool.shared.run(parts: parts.count) { w in
                     var rng = Rng(seed: 0)   // inference draws nothing
                     let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
-                    Model.setForwardOnly(true, stacks[w])
-                    defer { Model.setForwardOnly(false, stacks[w]) }
-                    let y = BFloat16Products.with(policy) { forward(x.gather(rows), training: false, rng: &rng, through: stacks[w]) }
+                    let y = BFloat16Products.with(policy) { forward(x.gather(rows), training: false, backwardFollows: false, rng: &rng, through: stacks[w]) }
                     if !allFinite(y.data) { bad[w] = y.data.firstIndex { !$0.isFinite } }
                     (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
                 }
@@ -424,10 +411,8 @@ extension Model {
             var h = x.gather([sample])
             var mask: [Float]? = nil
             var previous: Layer? = nil
-            Model.setForwardOnly(true, layers)
-            defer { Model.setForwardOnly(false, layers) }
             for layer in layers {
-                if let e = previous as? Embedding { markReadsEmbedding(layer, e) }
+                layer.prepareForward(backwardFollows: false, inputEmbedding: previous as? Embedding)
                 (h, mask) = BFloat16Products.with(policy) { layer.forward(h, mask: mask, training: false, rng: &rng) }
                 previous = layer
                 if !allFinite(h.data) {

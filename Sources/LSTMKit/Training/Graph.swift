@@ -224,14 +224,13 @@ final class Graph {
     // ---- forward and backward ----
 
     /// x: the model's input (B, ...) -> the output tensor. layers: the model's or a worker's copy.
-    func forward(_ x: Tensor, layers: [Layer], training: Bool, rng: inout Rng) -> Tensor {
+    func forward(_ x: Tensor, layers: [Layer], training: Bool, backwardFollows: Bool, rng: inout Rng) -> Tensor {
         var outs: [[Tensor]] = [], masks: [[[Float]?]] = []
         func get(_ r: Ref) -> (Tensor, [Float]?) { r.node < 0 ? (x, nil) : (outs[r.node][r.tensor], masks[r.node][r.tensor]) }
         for (i, node) in nodes.enumerated() {
             let layer = layers[i], ins = node.inputs.map(get)
-            if node.initialStates == 0, node.inputs[0].node >= 0, let e = layers[node.inputs[0].node] as? Embedding {
-                markReadsEmbedding(layer, e)
-            }
+            let source = node.initialStates == 0 && node.inputs[0].node >= 0 ? layers[node.inputs[0].node] as? Embedding : nil
+            layer.prepareForward(backwardFollows: backwardFollows, inputEmbedding: source)
             if let m = layer as? MultiIOLayer {
                 let (o, mk) = m.forward(ins.map { $0.0 }, masks: ins.map { $0.1 }, training: training, rng: &rng)
                 outs.append(o)
@@ -306,14 +305,3 @@ final class Graph {
     }
 }
 
-/// A recurrent layer reading an Embedding directly may share the trajectory of identical leading
-/// inputs (Layers/Recurrent.swift): an Embedding is where such runs are padding, the same id
-/// repeated, rather than a float series that happens to start flat. It may also look its input
-/// projection up by id (ProjectionTable).
-func markReadsEmbedding(_ layer: Layer, _ embedding: Embedding) {
-    let recurrent = (layer as? Bidirectional).map { [$0.forwardLayer, $0.backwardLayer] } ?? [layer as? RecurrentLayer].compactMap { $0 }
-    for r in recurrent {
-        r.inputFromEmbedding = true
-        r.embedding = embedding
-    }
-}

@@ -255,15 +255,18 @@ final class Model {
         return .object(top)
     }
 
-    /// Runs all layers (or a worker's copy of them). training enables dropout and keeps what
-    /// backward needs.
-    func forward(_ x: Tensor, training: Bool, rng: inout Rng, through stack: [Layer]? = nil) -> Tensor {
-        if let graph { return graph.forward(x, layers: stack ?? layers, training: training, rng: &rng) }
+    /// Runs all layers (or a worker's copy of them). training enables dropout; backwardFollows
+    /// false (predict, evaluate) lets layers keep only what the output needs.
+    func forward(_ x: Tensor, training: Bool, backwardFollows: Bool = true, rng: inout Rng,
+                 through stack: [Layer]? = nil) -> Tensor {
+        if let graph {
+            return graph.forward(x, layers: stack ?? layers, training: training, backwardFollows: backwardFollows, rng: &rng)
+        }
         var h = x
         var mask: [Float]? = nil
         var previous: Layer? = nil
         for layer in stack ?? layers {
-            if let e = previous as? Embedding { markReadsEmbedding(layer, e) }
+            layer.prepareForward(backwardFollows: backwardFollows, inputEmbedding: previous as? Embedding)
             (h, mask) = layer.forward(h, mask: mask, training: training, rng: &rng)
             previous = layer
         }

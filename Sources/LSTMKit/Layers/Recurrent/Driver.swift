@@ -486,10 +486,19 @@ class RecurrentLayer: Layer, MultiIOLayer {
         }
     }
 
-    /// Set by the model around passes that backward will not follow (predict, evaluate): the
+    /// Set by the model before passes that backward will not follow (predict, evaluate): the
     /// input projection may then take a ring, a table or a repeated row (InputProjection) and the
     /// states a ring of two steps (stateTimes).
     var forwardOnly = false
+
+    /// An Embedding's output is where runs of identical leading inputs are padding, the same id
+    /// repeated, rather than a float series that happens to start flat (RowPlan shares their
+    /// trajectory); its ids also let the input projection be looked up (ProjectionTable).
+    func prepareForward(backwardFollows: Bool, inputEmbedding: Embedding?) {
+        forwardOnly = !backwardFollows
+        inputFromEmbedding = inputEmbedding != nil
+        embedding = inputEmbedding
+    }
 
     /// The steps of states hs (and the cell's own) keeps: T+1, or 2 as a ring in a forward-only
     /// pass that reads only the last step's states (no sequences returned, no mask, no padding
