@@ -19,12 +19,12 @@ STRIP        ?= strip
 PATCHELF     ?= patchelf
 INSTALL      ?= install
 
-# The version is defined once, by the LSTMKIT_VERSION_* macros of the header.
-version_part = $(shell sed -n 's/^\#define LSTMKIT_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/lstmkit.h)
-MAJOR   := $(call version_part,MAJOR)
-VERSION := $(MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+# The version is defined once, in the file VERSION (scripts/version.py writes it into the header
+# and the Python binding).
+VERSION := $(strip $(shell cat VERSION))
+MAJOR   := $(word 1,$(subst ., ,$(VERSION)))
 ifneq ($(words $(subst ., ,$(VERSION))),3)
-$(error no LSTMKIT_VERSION_MAJOR/MINOR/PATCH numbers found in include/lstmkit.h)
+$(error VERSION must hold MAJOR.MINOR.PATCH, got '$(VERSION)')
 endif
 SONAME  := liblstmkit.so.$(MAJOR)
 REALNAME := liblstmkit.so.$(VERSION)

@@ -105,6 +105,7 @@
 extern "C" {
 #endif
 
+/* The version is defined in the file VERSION; scripts/version.py writes these three lines. */
 #define LSTMKIT_VERSION_MAJOR 0
 #define LSTMKIT_VERSION_MINOR 1
 #define LSTMKIT_VERSION_PATCH 0

@@ -14,7 +14,7 @@ from .errors import (BadConfigError, BufferTooSmallError, CancelledError, Format
 from .layers import Input
 from .models import Model, Sequential, load_model
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Sequential", "Model", "load_model", "Input", "layers", "text", "sequence", "utils", "callbacks",

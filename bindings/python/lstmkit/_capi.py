@@ -10,12 +10,13 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c
                     c_int32, c_int64, c_size_t, c_uint64, c_void_p)
 from pathlib import Path
 
+from ._version import VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH
 from .errors import error_for_status
 
-# The header version this binding was written against (LSTMKIT_VERSION).
-EXPECTED_VERSION_MAJOR = 0
-EXPECTED_VERSION_MINOR = 1
-EXPECTED_VERSION_PATCH = 0
+# The header version this binding was written against (LSTMKIT_VERSION), both from VERSION.
+EXPECTED_VERSION_MAJOR = VERSION_MAJOR
+EXPECTED_VERSION_MINOR = VERSION_MINOR
+EXPECTED_VERSION_PATCH = VERSION_PATCH
 EXPECTED_VERSION = EXPECTED_VERSION_MAJOR * 10000 + EXPECTED_VERSION_MINOR * 100 + EXPECTED_VERSION_PATCH
 
 OK = 0

@@ -4,10 +4,12 @@ import ctypes
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from conftest import REPO
+import lstmkit
 from lstmkit import _capi, errors
 
 HEADER = REPO / "include" / "lstmkit.h"
@@ -98,6 +100,31 @@ def test_library_version_matches_the_header():
     assert _capi.lstmkit_version() == major * 10000 + minor * 100 + patch
     assert _capi.library_version() == "%d.%d.%d" % (major, minor, patch)
     assert _capi.EXPECTED_VERSION == major * 10000 + minor * 100 + patch
+
+
+def test_version_is_defined_once():
+    """The header and the binding hold what VERSION says (scripts/version.py writes them)."""
+    version = (REPO / "VERSION").read_text().strip()
+    check = subprocess.run([sys.executable, str(REPO / "scripts" / "version.py"), "--check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    assert lstmkit.__version__ == version == _capi.library_version()
+
+
+def test_version_check_notices_a_stale_copy(tmp_path):
+    """--check fails, naming the file, when VERSION moved on and the copies did not."""
+    copy = tmp_path / "repo"
+    for part in ("VERSION", "scripts/version.py", "include/lstmkit.h", "bindings/python/lstmkit/_version.py"):
+        (copy / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / part, copy / part)
+    (copy / "VERSION").write_text("0.2.0\n")
+    script = [sys.executable, str(copy / "scripts" / "version.py")]
+    stale = subprocess.run(script + ["--check"], capture_output=True, text=True)
+    assert stale.returncode == 1 and "include/lstmkit.h" in stale.stderr and "_version.py" in stale.stderr
+    subprocess.run(script, check=True)
+    assert subprocess.run(script + ["--check"]).returncode == 0
+    assert "#define LSTMKIT_VERSION_MINOR 2\n" in (copy / "include" / "lstmkit.h").read_text()
+    assert '__version__ = "0.2.0"' in (copy / "bindings/python/lstmkit/_version.py").read_text()
 
 
 STRUCT_PROBE = r"""

@@ -8,7 +8,6 @@ checkout's binding on a small untrained model."""
 
 import json
 import os
-import re
 import subprocess
 import sys
 import sysconfig
@@ -33,11 +32,9 @@ TEXTS = ["a good film with a fine cast", "bad and dull", "the plot was good but 
          "fine"]
 
 
-def header_version():
-    """MAJOR.MINOR.PATCH from the LSTMKIT_VERSION_* macros, where the Makefile reads it too."""
-    header = (REPO / "include" / "lstmkit.h").read_text()
-    return ".".join(re.search(r"^#define LSTMKIT_VERSION_%s (\d+)" % part, header, re.M).group(1)
-                    for part in ("MAJOR", "MINOR", "PATCH"))
+def defined_version():
+    """MAJOR.MINOR.PATCH from the file VERSION, where the Makefile and scripts/version.py read it."""
+    return (REPO / "VERSION").read_text().strip()
 
 
 def platform_tag():
@@ -83,7 +80,7 @@ def test_wheel_bundles_the_stripped_library_and_predicts_in_a_fresh_venv(small_m
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist),
                     str(REPO / "bindings" / "python")], check=True, timeout=300)
     (wheel,) = dist.glob("*.whl")
-    version = header_version()
+    version = defined_version()
     assert wheel.name == "lstmkit-%s-py3-none-%s.whl" % (version, platform_tag())
     with zipfile.ZipFile(wheel) as archive:
         metadata = archive.read("lstmkit-%s.dist-info/WHEEL" % version).decode()
@@ -151,7 +148,7 @@ def test_make_install_gives_a_soname_library_that_pkg_config_programs_link(small
     assert "-I%s" % (prefix / "include") in flags and "-L%s" % lib in flags
     version = subprocess.run(["pkg-config", "--modversion", "lstmkit"], env=env, check=True,
                              capture_output=True, text=True).stdout.strip()
-    assert version == header_version() and real.name == "liblstmkit.so." + version
+    assert version == defined_version() and real.name == "liblstmkit.so." + version
 
     (tmp_path / "version.c").write_text(VERSION_PROGRAM)
     programs = {"version": tmp_path / "version.c", "classify": REPO / "examples/c/classify.c"}
