@@ -169,14 +169,15 @@ final class ModelTests: XCTestCase {
         try m.compile(["loss": "binary_crossentropy", "metrics": ["accuracy"]])
         try m.build(input: [7])
         let tok = Tokenizer()
-        tok.fit(texts: ["a film worth seeing", "not worth it"])
+        try tok.fit(strings: ["a film worth seeing", "not worth it"])
         m.tokenizer = tok
         let path = "/tmp/lstmkit-modeltest-\(getpid()).lstmkit"
         defer { unlink(path) }
         try m.save(path: path)
         let loaded = try Model.load(path: path)
         XCTAssertEqual(loaded.paramCount, m.paramCount)
-        XCTAssertEqual(loaded.tokenizer?.textsToSequences(["worth a film"]), tok.textsToSequences(["worth a film"]))
+        XCTAssertEqual(try loaded.tokenizer?.sequence(string: "worth a film"), try tok.sequence(string: "worth a film"))
+        XCTAssertEqual(try tok.sequence(string: "worth a film"), [1, 2, 3])   // by count, ties first-seen
         XCTAssertNotNil(loaded.compiled)
         let ids: [Int32] = [1, 5, 9, 4000, 0, 0, 2, 3, 3, 3, 3, 3, 3, 3]
         var a = [Float](repeating: 0, count: 2), b = a
@@ -211,5 +212,25 @@ final class ModelTests: XCTestCase {
             }
         }
         XCTAssertEqual(m.params.map(\.value), before)
+    }
+}
+
+/// The engine's Tokenizer takes UTF-8 buffers, as the C API hands them over.
+private extension Tokenizer {
+    func fit(strings: [String]) throws {
+        let texts = strings.map { Array($0.utf8) }
+        let flat = texts.flatMap { $0 }
+        try flat.withUnsafeBufferPointer { all in
+            var start = 0
+            let buffers = texts.map { text -> UnsafeBufferPointer<UInt8> in
+                defer { start += text.count }
+                return UnsafeBufferPointer(rebasing: all[start..<(start + text.count)])
+            }
+            try fit(texts: buffers)
+        }
+    }
+
+    func sequence(string: String) throws -> [Int32] {
+        try Array(string.utf8).withUnsafeBufferPointer { try sequence(for: $0) }
     }
 }

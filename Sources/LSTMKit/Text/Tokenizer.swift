@@ -45,10 +45,8 @@ public struct TokenizerOptions: Equatable, Sendable {
 /// Before any fit, Keras's `word_index` is empty and an OOV word would yield `None`; here the
 /// index is that of `fit_on_texts([])` (only the OOV token, at 1), so OOV words give 1.
 ///
-/// Not thread-safe for concurrent mutation. `fit(text:)` only marks the word index stale (so
-/// fitting document by document stays linear); the next read rebuilds it, so after per-document
-/// fitting make one read (or use a batch `fit(texts:)`, which rebuilds at once) before sharing
-/// the tokenizer between threads.
+/// Not thread-safe for concurrent mutation; `fit(texts:)` rebuilds the word index before it
+/// returns, so a fitted tokenizer can be read from several threads.
 public final class Tokenizer {
     private var core: TokenizerCore
 
@@ -61,14 +59,6 @@ public final class Tokenizer {
     }
 
     public var options: TokenizerOptions { core.options }
-    public var documentCount: Int { core.documentCount }
-
-    /// Counts the words of one UTF-8 document, like `fit_on_texts([text])`.
-    /// Invalid UTF-8 throws `.invalidArgument` and leaves the tokenizer unchanged.
-    public func fit(text: UnsafeBufferPointer<UInt8>) throws {
-        try core.checkUsable()
-        try core.fit(text)
-    }
 
     /// `fit_on_texts(texts)` for UTF-8 documents, all or nothing: if any text is not valid UTF-8
     /// nothing is counted.
@@ -83,47 +73,12 @@ public final class Tokenizer {
         core.rebuildIndexIfNeeded()
     }
 
-    /// `fit_on_texts(texts)`. Does nothing if the options are unusable (an empty `split`).
-    public func fit(texts: [String]) {
-        guard (try? core.checkUsable()) != nil else { return }
-        for var text in texts {
-            _ = try? text.withUTF8 { try core.fit($0) }  // a String is always valid UTF-8
-        }
-        core.rebuildIndexIfNeeded()
-    }
 
     /// `texts_to_sequences([text])[0]`. Invalid UTF-8 throws `.invalidArgument`.
     public func sequence(for text: UnsafeBufferPointer<UInt8>) throws -> [Int32] {
         try core.checkUsable()
         core.rebuildIndexIfNeeded()
         return try core.sequence(text)
-    }
-
-    /// `texts_to_sequences(texts)`. Every result is empty if the options are unusable.
-    public func textsToSequences(_ texts: [String]) -> [[Int32]] {
-        guard (try? core.checkUsable()) != nil else { return texts.map { _ in [] } }
-        core.rebuildIndexIfNeeded()
-        return texts.map { text in
-            var text = text
-            return (try? text.withUTF8 { try core.sequence($0) }) ?? []
-        }
-    }
-
-    /// Keras's `word_index` in index order. Index 1 is the OOV token unless the token is also a
-    /// counted word: then, as `dict(zip(...))` does in Keras, the word's own index wins and 1 is unused.
-    public var wordIndex: [(word: String, index: Int)] {
-        core.rebuildIndexIfNeeded()
-        return core.wordIndexList()
-    }
-
-    /// Keras's `word_counts` in first-seen order.
-    public var wordCounts: [(word: String, count: Int)] {
-        (0..<core.vocab.count).map { (core.vocab.word($0), core.vocab.counts[$0]) }
-    }
-
-    /// Keras's `word_docs` (documents containing each word) in first-seen order.
-    public var wordDocs: [(word: String, count: Int)] {
-        (0..<core.vocab.count).map { (core.vocab.word($0), core.vocab.docs[$0]) }
     }
 
     public func copy() -> Tokenizer {
