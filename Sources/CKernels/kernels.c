@@ -43,8 +43,8 @@ static inline float lk_sigmoidf(float x) { return 1.0f / (1.0f + lk_expf(-x)); }
 
 /* tanh as x p(x^2) / q(x^2) on |x| < 7.9053, where float tanh reaches 1, and exactly +-1 beyond;
  * Eigen's minimax coefficients: within 3.3e-7 of tanh everywhere, no exponential and one
- * division, which makes the LSTM cell 1.4-1.7x faster than tanh through exp (with a Taylor series
- * near 0, where 1 - 2/(e^2x + 1) cancels). */
+ * division: cheaper in the LSTM cell than tanh through exp, which also needs a Taylor series
+ * near 0, where 1 - 2/(e^2x + 1) cancels (bench/NOTES-perf.md has the figures). */
 #define LK_TANH_BOUND 7.90531110763549805f
 static inline float lk_tanhf(float x) {
     const float bound = LK_TANH_BOUND;

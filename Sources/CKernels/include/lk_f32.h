@@ -1,9 +1,9 @@
 #ifndef LSTMKIT_F32_H
 #define LSTMKIT_F32_H
 
-/* float32 matrix products by oneDNN's sgemm, for the shapes where it beats OpenBLAS's (measured on
- * this project's machines: the recurrent steps of 32-128 rows 1.2-1.6x, products whose B is large
- * even at 4-16 rows 2-3x, because OpenBLAS packs B at every call). oneDNN (Debian's libdnnl2) is
+/* float32 matrix products by oneDNN's sgemm, for the shapes where it beats OpenBLAS's (the
+ * recurrent steps of 32-128 rows, and products whose B is large even at 4-16 rows, because OpenBLAS
+ * packs B at every call; bench/NOTES-perf.md has the figures). oneDNN (Debian's libdnnl2) is
  * opened at run time on first use; where it is missing the engine keeps to OpenBLAS. */
 
 /* 1 when oneDNN's sgemm can be called here, else 0. Opens it on the first call; thread-safe. */

@@ -16,8 +16,8 @@ final class Dense: Layer {
     private(set) var logits: [Float] = []  // (N, U) before the activation, when keepsLogits
     /// Set by the model on the output layer whose loss reads the logits (Model.fusedOutputLayer),
     /// for the passes of fit and evaluate; every other Dense, and every Dense in predict, copied
-    /// them into a fresh (N, U) array per batch for nothing: 8.6 MB a batch in the translation
-    /// model's TimeDistributed output.
+    /// them into a fresh (N, U) array per batch for nothing, (B*T, vocabulary) floats for the
+    /// translation model's TimeDistributed output.
     var keepsLogits = false
     private var outShape: [Int] = []
 

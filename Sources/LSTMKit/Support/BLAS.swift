@@ -4,7 +4,7 @@ import Glibc
 
 /// OpenBLAS, opened at first use rather than linked, for two reasons measured on this project's
 /// machines: Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to its SSE3
-/// "Prescott" kernels (8x slower GEMMs), and its own thread pool starts at load time. OpenBLAS
+/// "Prescott" kernels (GEMMs several times slower), and its own thread pool starts at load time. OpenBLAS
 /// reads OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS only while it loads, so the engine sets them
 /// (unless the user already did) just around dlopen: the kernels the CPU really supports, and one
 /// BLAS thread, since the engine runs its own threads. If the host process has already loaded
@@ -112,17 +112,16 @@ private func blasProduct(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alp
         return
     }
     // One row (batch-1 inference, the shared padding row) too: on weights aligned to a cache line
-    // (Param) OpenBLAS's small-matrix GEMM ran M1's batch-1 step 1.15x as fast as its sgemv
-    // (bench/NOTES-perf.md, section 6).
+    // (Param) OpenBLAS's small-matrix GEMM beats its sgemv (bench/NOTES-perf.md, section 6).
     blasSgemm(cblasRowMajor, transA ? cblasTrans : cblasNoTrans, transB ? cblasTrans : cblasNoTrans,
               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 /// float32 products go to oneDNN's sgemm (Sources/CKernels/f32_gemm.c) where it was faster than
-/// OpenBLAS's, one thread, this project's machine (bench/NOTES-perf.md, section 6): from about a
-/// million multiply-adds (an IMDB step of 32 rows 1.5x, the Rotten Tomatoes step 1.2x), and from
-/// 4 rows when B is large (OpenBLAS packs B at every call: 8 x 256 by 256 x 1024 2.8x). Smaller
-/// ones, and single rows, stay on OpenBLAS's small-matrix kernels, which win there. Without
+/// OpenBLAS's, one thread (bench/NOTES-perf.md, section 6): from about a million multiply-adds (the
+/// recurrent steps of the IMDB and Rotten Tomatoes batches), and from 4 rows when B is large
+/// (OpenBLAS packs B at every call, oneDNN does not). Smaller ones, and single rows, stay on
+/// OpenBLAS's small-matrix kernels, which win there. Without
 /// oneDNN, or with LSTMKIT_FLOAT32_GEMM=openblas, everything runs on OpenBLAS.
 @inline(__always)
 private func float32ViaOneDNN(m: Int, n: Int, k: Int) -> Bool {
@@ -134,8 +133,8 @@ private let oneDNNFloat32Available = lk_f32_gemm_available() != 0
 
 /// Products of at least this many multiply-adds go to oneDNN; smaller ones are cheaper as
 /// OpenBLAS's float32 product of the rounded operands, which is the same arithmetic (bfloat16
-/// values, float32 sums): oneDNN's call costs 2-10 µs, a step of the IMDB model's LSTM at 10
-/// rows about 7 (bench/NOTES-perf.md, section 5).
+/// values, float32 sums): oneDNN's fixed cost per call is as much as a whole small step's
+/// product (bench/NOTES-perf.md, section 5).
 let bfloat16MinMultiplyAdds = 1 << 18
 
 /// The product on bfloat16-rounded operands. oneDNN compiles a kernel for every shape, so its
@@ -190,7 +189,7 @@ private func bfloat16Product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
 
 /// Denormal floats are flushed to zero while the engine computes, as TensorFlow does for its ops:
 /// gradients that fade through hundreds of LSTM steps become denormal, and every GEMM touching
-/// them then runs about 10x slower (measured on the IMDB model); results differ only below
+/// them then runs many times slower (bench/NOTES-perf.md); results differ only below
 /// 1.2e-38. The caller's mode is restored on leaving, and around callbacks into user code.
 struct ComputeFloatMode {
     private let caller: UInt32

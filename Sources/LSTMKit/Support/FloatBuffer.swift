@@ -1,7 +1,7 @@
 /// A reusable heap buffer of Floats. The recurrent loops address many buffers at once by raw
 /// pointer; holding them here saves a closure per array around every loop.
-/// Storage starts on a cache line: OpenBLAS's one-row products ran a batch-1 LSTM step 1.3-1.6x
-/// faster on a 64-byte-aligned matrix than on a 16-byte-aligned one (bench/matvec_split.c,
+/// Storage starts on a cache line: OpenBLAS's one-row products stream the whole matrix, and run
+/// measurably faster on a 64-byte-aligned one than on a 16-byte-aligned one (bench/matvec_split.c,
 /// bench/NOTES-perf.md), so weights live in these too (Param).
 final class FloatBuffer {
     private(set) var p: UnsafeMutablePointer<Float>

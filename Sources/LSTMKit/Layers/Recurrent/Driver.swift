@@ -173,7 +173,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     }
     /// True when backwardStep writes each row's gate gradients over its saved gates in z (a
     /// row's gates are not needed once its step is done): dZ is then z, which saves a (T, B, G*H)
-    /// buffer per layer and thread (61 MB training the IMDB model on two threads). The driver
+    /// buffer per layer and thread (tens of MB for the IMDB recipe). The driver
     /// zeroes the masked rows, which the cell leaves alone.
     var gateGradsOverwriteZ: Bool { false }
     /// True when the cell implements backwardSharedPadding.

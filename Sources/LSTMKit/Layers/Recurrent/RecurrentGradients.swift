@@ -75,8 +75,8 @@ extension RecurrentLayer {
         dy.data.withUnsafeBufferPointer { dyp in
             let U = up.baseAddress!
             recurrentKernel16 = kernel16.refresh(params[1], rows: h, cols: gh)
-            // dh U^T reads U^T stored row by row: oneDNN is faster on it than on U read transposed
-            // (bench/NOTES-perf.md section 8); the bfloat16 copy keeps U's layout
+            // dh U^T reads U^T stored row by row, which oneDNN multiplies faster than U read
+            // transposed (bench/NOTES-perf.md section 8); the bfloat16 copy keeps U's layout
             recurrentKernelT = recurrentKernel16 == nil ? transposedRecurrentKernel : nil
             defer { recurrentKernel16 = nil; recurrentKernelT = nil }
             for s in stride(from: t - 1, through: 0, by: -1) {
@@ -92,8 +92,8 @@ extension RecurrentLayer {
                 // With a shared row every row steps back, those in their padding on its values. A
                 // padding row whose gradient has underflowed to exactly zero (denormals are flushed)
                 // stays zero for the rest of its padding, since without return_sequences nothing
-                // more is added to it: skipping it from there on is exact (10-15% of the IMDB
-                // recipe's padding entries early in training).
+                // more is added to it: skipping it from there on is exact (a sizeable share
+                // of the IMDB recipe's padding entries early in training).
                 if sharedRow != nil && !returnSequences {
                     while liveEnd > plan.active[s] && gradientIsZero(liveEnd - 1, dh: dhs) { liveEnd -= 1 }
                 }

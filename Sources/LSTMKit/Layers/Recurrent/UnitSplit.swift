@@ -2,12 +2,11 @@ import CKernels
 import Glibc
 
 /// Batch-1 inference on both cores. A one-row step is one matrix-vector product with the whole
-/// recurrent kernel (1 MB for an LSTM(256)) and cannot be split by rows, so its units are split
+/// recurrent kernel, (H, 4H) for an LSTM, and cannot be split by rows, so its units are split
 /// instead: each of two threads computes the gates and states of half of the units, from its own
 /// packed copy of their kernel columns (which stays in its core's cache), and the threads meet
-/// once per step, since the next step needs the whole state. The translation model's recurrent
-/// products took 1.7-1.8x less time this way; below about 160 units the meeting costs what the
-/// halved product saves (bench/NOTES-perf.md, section 6). The results are one thread's, bit for
+/// once per step, since the next step needs the whole state. Below about 160 units the meeting
+/// costs what the halved product saves (bench/NOTES-perf.md, section 6, has the figures). The results are one thread's, bit for
 /// bit (each unit's sums run in the same order), so whether the pool was free to split a call
 /// never shows in its output.
 final class UnitSplit {
