@@ -26,9 +26,36 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
+/* The text path of a loaded model: its tokenizers and text padding come from the file. A model
+ * without a tokenizer or a length (WRONG_STATE), one that takes no ids or whose tokenizer gives
+ * ids beyond its Embedding (INVALID_ARGUMENT) are fine answers; anything else is a finding. */
+static void exercise_text(lstmkit_model *m) {
+    static const char *const texts[3] = {"the cat sat", "", "caf\xc3\xa9 na\xc3\xafve THE DOG ran!"};
+    float out[64];
+    size_t count = 0, needed = 0;
+    int64_t lengths[3];
+    int rc = lstmkit_model_predict_texts(m, texts, 3, 2, NULL, 0, &count, NULL, 0, NULL, lengths);
+    if (rc == LSTMKIT_OK && count <= 64)
+        rc = lstmkit_model_predict_texts(m, texts, 3, 2, out, 64, &count, NULL, 0, NULL, lengths);
+    if (rc != LSTMKIT_OK && rc != LSTMKIT_E_WRONG_STATE && rc != LSTMKIT_E_INVALID_ARGUMENT &&
+        rc != LSTMKIT_E_NO_MEMORY) {
+        fprintf(stderr, "predict_texts on a loaded model: status %d: %s\n", rc, lstmkit_last_error());
+        abort();
+    }
+    if (lstmkit_model_get_text_padding(m, NULL, NULL, NULL, NULL) != LSTMKIT_OK) abort();
+    lstmkit_tokenizer *target = NULL;
+    if (lstmkit_model_get_target_tokenizer(m, &target) != LSTMKIT_OK) abort();
+    if (target != NULL) {
+        static const int32_t ids[6] = {0, 1, 2, 3, -1, 1 << 30};
+        if (lstmkit_tokenizer_sequence_to_text(target, ids, 6, NULL, 0, &needed) != LSTMKIT_OK) abort();
+        lstmkit_tokenizer_free(target);
+    }
+}
+
 static void exercise(lstmkit_model *m) {
     size_t needed = 0;
     if (lstmkit_model_summary(m, NULL, 0, &needed) != LSTMKIT_OK) abort();
+    exercise_text(m);
     int64_t params = 0;
     if (lstmkit_model_count_params(m, &params) != LSTMKIT_OK || params < 0) abort();
 

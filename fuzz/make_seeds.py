@@ -73,7 +73,7 @@ def train_briefly(m, config, compile_settings):
                                         b'{"epochs": 1, "batch_size": 2, "seed": 1}', _capi.PROGRESS_FN(), None))
 
 
-def save_model(config, compile_settings, path, tokenizer=None):
+def save_model(config, compile_settings, path, tokenizer=None, text=False):
     m = ctypes.c_void_p()
     _capi.check(_capi.lstmkit_model_create(json.dumps(config).encode(), 7, ctypes.byref(m)))
     try:
@@ -82,6 +82,9 @@ def save_model(config, compile_settings, path, tokenizer=None):
             train_briefly(m, config, compile_settings)
         if tokenizer is not None:
             _capi.check(_capi.lstmkit_model_set_tokenizer(m, tokenizer))
+        if text:   # what predict_texts reads: a target tokenizer and text padding
+            _capi.check(_capi.lstmkit_model_set_target_tokenizer(m, tokenizer))
+            _capi.check(_capi.lstmkit_model_set_text_padding(m, -1, _capi.PAD_POST, _capi.PAD_PRE, 0))
         _capi.check(_capi.lstmkit_model_save(m, str(path).encode()))
     finally:
         _capi.lstmkit_model_free(m)
@@ -143,6 +146,7 @@ def main(out):
     try:
         config, compile_settings = MODELS["emb_lstm_dense"]
         save_model(config, compile_settings, out / "with_tokenizer.lstmkit", tok)
+        save_model(config, None, out / "with_text.lstmkit", tok, text=True)
     finally:
         _capi.lstmkit_tokenizer_free(tok)
     # Near misses: a plain safetensors file without our metadata, an empty header, no tensors.

@@ -12,6 +12,9 @@
  *     lstmkit_array x = {LSTMKIT_INT32, 2, shape, ids};   // token ids, row-major
  *     size_t count = 0;
  *     lstmkit_model_predict(m, &x, 256, probs, n, &count, NULL, 0, NULL);
+ *     // or straight from text, with the tokenizer and padding saved in the model file:
+ *     const char *reviews[1] = {"A wonderful little film."};
+ *     lstmkit_model_predict_texts(m, reviews, 1, 1, probs, 1, &count, NULL, 0, NULL, NULL);
  *     lstmkit_model_free(m);
  *
  * A model is built from a JSON configuration shaped like Keras's Sequential config:
@@ -24,8 +27,9 @@
  * in "inbound_nodes" (and "initial_state" for a recurrent layer); README.md has an example.
  * then compiled ({"optimizer": "adam", "loss": "binary_crossentropy", "metrics": ["accuracy"]}),
  * trained with lstmkit_model_fit, and saved to one file (safetensors: a JSON header holding the
- * configuration, the tokenizer and a checksum, then raw little-endian float32 tensors: the
- * weights and, once trained, the optimizer's state, so training can resume after a load).
+ * configuration, the tokenizers, the text padding and a checksum, then raw little-endian
+ * float32 tensors: the weights and, once trained, the optimizer's state, so training can resume
+ * after a load).
  *
  * Errors
  * ------
@@ -282,6 +286,49 @@ int lstmkit_model_load(const char *path, lstmkit_model **out);
 int lstmkit_model_set_tokenizer(lstmkit_model *model, const lstmkit_tokenizer *tokenizer);
 /* *out receives a new tokenizer handle (a copy) or NULL if the model has none. */
 int lstmkit_model_get_tokenizer(const lstmkit_model *model, lstmkit_tokenizer **out);
+/* The same pair for the tokenizer of the model's outputs (a translation model's target
+ * language), saved with the model too: decode predicted ids with lstmkit_tokenizer_sequence_to_text. */
+int lstmkit_model_set_target_tokenizer(lstmkit_model *model, const lstmkit_tokenizer *tokenizer);
+int lstmkit_model_get_target_tokenizer(const lstmkit_model *model, lstmkit_tokenizer **out);
+
+/* ---- text in one call ---------------------------------------------------------------------- */
+
+/* How lstmkit_model_predict_texts pads the token ids of its texts, saved with the model:
+ * pad_sequences's arguments. maxlen -1 means the model's input length (the one its configuration
+ * fixes, else the one of the data it was trained on); padding and truncating are LSTMKIT_PAD_PRE
+ * or LSTMKIT_PAD_POST; value pads, and must be a token id of the model's Embedding (0 as in Keras).
+ * INVALID_ARGUMENT for a model that does not start with an Embedding, or a maxlen other than the
+ * length its configuration fixes. A model without these settings (every file saved before they
+ * existed) pads as Keras's defaults do: the model's input length, "pre" and "pre", value 0. */
+int lstmkit_model_set_text_padding(lstmkit_model *model, int64_t maxlen, int32_t padding,
+                                   int32_t truncating, int32_t value);
+/* The settings lstmkit_model_predict_texts uses: *maxlen receives the length it pads to (the
+ * saved one, else the model's input length; -1 when neither is known, and predict_texts then
+ * fails with WRONG_STATE). Any out pointer may be NULL. */
+int lstmkit_model_get_text_padding(const lstmkit_model *model, int64_t *maxlen, int32_t *padding,
+                                   int32_t *truncating, int32_t *value);
+
+/* lstmkit_model_predict on n UTF-8 texts: each is turned into token ids by the model's tokenizer
+ * (lstmkit_tokenizer_texts_to_sequences: lowercased, filtered, split; words beyond num_words and
+ * unknown words become the oov_token's id when the tokenizer has one and are dropped otherwise),
+ * the ids are padded and truncated with the model's text padding (lstmkit_pad_sequences), and the
+ * model runs on the (n, maxlen) rows. out, capacity, count, out_shape, shape_capacity, out_ndim
+ * and batch_size are as for lstmkit_model_predict (query the size with out NULL, capacity 0); the
+ * outputs are bit for bit those of lstmkit_model_predict on the same rows and batch_size.
+ * A text that gives no token id (empty, or every word unknown to a tokenizer without oov_token)
+ * is not an error: as in Keras it is predicted on a row of padding only, which says nothing about
+ * the text. lengths (n entries, may be NULL) receives each text's number of ids before padding
+ * and truncation, so such texts show as 0; check it before trusting their outputs.
+ * Errors: INVALID_ARGUMENT for n = 0, NULL texts or texts[i] (named), a text that is not UTF-8
+ * (named), an id beyond the Embedding's input_dim (a tokenizer fitted without num_words), or a
+ * model that does not start with an Embedding; WRONG_STATE for a model without a tokenizer
+ * (attach one with lstmkit_model_set_tokenizer) or without a known input length (set maxlen with
+ * lstmkit_model_set_text_padding). lengths is written as soon as the texts are tokenized, also
+ * when the call then reports BUFFER_TOO_SMALL or a size query. */
+int lstmkit_model_predict_texts(lstmkit_model *model, const char *const *texts, size_t n,
+                                int64_t batch_size, float *out, size_t capacity, size_t *count,
+                                int64_t *out_shape, int32_t shape_capacity, int32_t *out_ndim,
+                                int64_t *lengths);
 
 /* ---- text preprocessing (Keras's Tokenizer and pad_sequences) ---------------------------- */
 
@@ -305,6 +352,14 @@ int lstmkit_tokenizer_texts_to_sequences(const lstmkit_tokenizer *tokenizer,
 int lstmkit_tokenizer_to_json(const lstmkit_tokenizer *tokenizer, char *buf, size_t capacity,
                               size_t *needed);
 int lstmkit_tokenizer_from_json(const char *json, lstmkit_tokenizer **out);
+
+/* sequences_to_texts for one sequence of n ids (ids may be NULL when n is 0): the words of the ids,
+ * joined by one space (by nothing when char_level), written into buf as UTF-8 like the other text
+ * outputs. As in Keras, an id the tokenizer has no word for (negative, beyond its vocabulary) or
+ * at least num_words becomes the oov_token when the tokenizer has one and is skipped otherwise;
+ * unlike Keras, 0 is always skipped, being padding (Keras writes the oov_token for it). */
+int lstmkit_tokenizer_sequence_to_text(const lstmkit_tokenizer *tokenizer, const int32_t *ids,
+                                       size_t n, char *buf, size_t capacity, size_t *needed);
 
 #define LSTMKIT_PAD_PRE  0
 #define LSTMKIT_PAD_POST 1

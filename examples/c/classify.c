@@ -4,35 +4,41 @@
  * Loads a model saved with its tokenizer (e.g. by examples/python/imdb_lstm.py), reads texts
  * one per line (from TEXTS_FILE, or standard input), and prints the model's output for each
  * text: one probability per line for a single-output model, else the row's values separated
- * by spaces.
+ * by spaces. Texts go to the library as they are (lstmkit_model_predict_texts tokenizes and pads
+ * them with the settings saved in the model file), a batch of lines at a time, so the input may
+ * be as long as you like; from a terminal, each line is answered as soon as it is typed.
+ *
+ *     echo "A wonderful little film, beautifully acted." | classify imdb_lstm.lstmkit
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lstmkit.h"
+
+enum { BATCH_LINES = 256 };
 
 /* Handles and buffers, freed in one place whatever the exit path. */
 typedef struct {
     lstmkit_model *model;
-    lstmkit_tokenizer *tokenizer;
-    char **texts;
+    char *texts[BATCH_LINES];
     size_t n_texts;
-    int32_t *ids;
-    int64_t *offsets;
-    int32_t *padded;
+    int64_t lengths[BATCH_LINES];
     float *outputs;
+    size_t outputs_capacity;
 } resources;
 
-static void release(resources *r) {
+static void drop_texts(resources *r) {
     size_t i;
     for (i = 0; i < r->n_texts; i++) free(r->texts[i]);
-    free(r->texts);
-    free(r->ids);
-    free(r->offsets);
-    free(r->padded);
+    r->n_texts = 0;
+}
+
+static void release(resources *r) {
+    drop_texts(r);
     free(r->outputs);
-    lstmkit_tokenizer_free(r->tokenizer);
     lstmkit_model_free(r->model);
 }
 
@@ -73,30 +79,46 @@ static int read_line(FILE *in, char **line) {
     return 1;
 }
 
-static int read_texts(FILE *in, resources *r) {
-    size_t cap = 0;
-    char *line = NULL;
-    int got;
-    while ((got = read_line(in, &line)) == 1) {
-        if (r->n_texts == cap) {
-            size_t new_cap = cap ? cap * 2 : 64;
-            char **bigger = realloc(r->texts, new_cap * sizeof *bigger);
-            if (bigger == NULL) { free(line); return -1; }
-            r->texts = bigger;
-            cap = new_cap;
-        }
-        r->texts[r->n_texts++] = line;
+/* Predicts r->texts and prints one line per text; first_line numbers them in messages. */
+static int classify_batch(resources *r, size_t first_line) {
+    size_t n = r->n_texts, count = 0, per_row, i, j;
+    int status = lstmkit_model_predict_texts(r->model, (const char *const *)r->texts, n, 64,
+                                             r->outputs, r->outputs_capacity, &count,
+                                             NULL, 0, NULL, r->lengths);
+    if (status == LSTMKIT_E_BUFFER_TOO_SMALL || (status == LSTMKIT_OK && r->outputs == NULL)) {
+        /* The first batch learns the output size; later batches of up to as many lines fit. */
+        size_t rows = n > BATCH_LINES ? n : BATCH_LINES;
+        float *bigger = realloc(r->outputs, (count / n) * rows * sizeof *bigger);
+        if (bigger == NULL) return fail("out of memory");
+        r->outputs = bigger;
+        r->outputs_capacity = (count / n) * rows;
+        status = lstmkit_model_predict_texts(r->model, (const char *const *)r->texts, n, 64,
+                                             r->outputs, r->outputs_capacity, &count,
+                                             NULL, 0, NULL, r->lengths);
     }
-    return got;
+    if (status != LSTMKIT_OK) return fail_call("lstmkit_model_predict_texts");
+    if (count % n != 0) return fail("the model's output does not split into one row per text");
+
+    per_row = count / n;
+    for (i = 0; i < n; i++) {
+        /* Keras would predict on such a text's all-padding row too; say so rather than hide it. */
+        if (r->lengths[i] == 0)
+            fprintf(stderr, "classify: line %zu has no word the tokenizer knows; its output is "
+                            "the model's for an empty text\n", first_line + i);
+        for (j = 0; j < per_row; j++)
+            printf(j + 1 < per_row ? "%.9g " : "%.9g\n", (double)r->outputs[i * per_row + j]);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) return fail("could not write the results");
+    return 0;
 }
 
 int main(int argc, char **argv) {
     resources r;
-    size_t n, n_ids = 0, n_out = 0, per_row, i, j;
-    int64_t shape[8], maxlen = 0, x_shape[2];
-    int32_t ndim = 0, dtype = 0;
-    lstmkit_array x;
-    int status, rc = 1;
+    lstmkit_tokenizer *tokenizer = NULL;
+    int64_t maxlen = 0;
+    size_t batch_lines = BATCH_LINES, line_number = 1;
+    FILE *in = stdin;
+    int got, rc = 1;
 
     memset(&r, 0, sizeof r);
     if (argc < 2 || argc > 3) {
@@ -112,81 +134,36 @@ int main(int argc, char **argv) {
     }
 
     if (lstmkit_model_load(argv[1], &r.model) != LSTMKIT_OK) { rc = fail_call("loading the model"); goto done; }
-    if (lstmkit_model_get_tokenizer(r.model, &r.tokenizer) != LSTMKIT_OK) { rc = fail_call("lstmkit_model_get_tokenizer"); goto done; }
-    if (r.tokenizer == NULL) { rc = fail("the model was saved without a tokenizer"); goto done; }
-    if (lstmkit_model_input_spec(r.model, shape, 8, &ndim, &dtype) != LSTMKIT_OK) { rc = fail_call("lstmkit_model_input_spec"); goto done; }
-    if (dtype != LSTMKIT_INT32 || ndim != 2) { rc = fail("the model does not take sequences of token ids"); goto done; }
+    /* Refuse a model that cannot read texts before reading any. */
+    if (lstmkit_model_get_tokenizer(r.model, &tokenizer) != LSTMKIT_OK) { rc = fail_call("lstmkit_model_get_tokenizer"); goto done; }
+    if (tokenizer == NULL) { rc = fail("the model was saved without a tokenizer"); goto done; }
+    lstmkit_tokenizer_free(tokenizer);
+    if (lstmkit_model_get_text_padding(r.model, &maxlen, NULL, NULL, NULL) != LSTMKIT_OK) {
+        rc = fail_call("lstmkit_model_get_text_padding"); goto done;
+    }
+    if (maxlen < 1) { rc = fail("the model was saved without a sequence length to pad texts to"); goto done; }
 
-    {
-        FILE *in = stdin;
-        int got;
-        if (argc == 3 && (in = fopen(argv[2], "rb")) == NULL) {
-            perror(argv[2]);
-            goto done;
+    if (argc == 3 && (in = fopen(argv[2], "rb")) == NULL) {
+        perror(argv[2]);
+        goto done;
+    }
+    if (isatty(fileno(in))) batch_lines = 1;
+    for (;;) {
+        char *line = NULL;
+        got = read_line(in, &line);
+        if (got == 1) r.texts[r.n_texts++] = line;
+        if (r.n_texts > 0 && (r.n_texts == batch_lines || got != 1)) {
+            if (classify_batch(&r, line_number) != 0) goto done;
+            line_number += r.n_texts;
+            drop_texts(&r);
         }
-        got = read_texts(in, &r);
-        if (in != stdin) fclose(in);
-        if (got < 0) { rc = fail("could not read the texts"); goto done; }
+        if (got != 1) break;
     }
-    n = r.n_texts;
-    if (n == 0) { rc = 0; goto done; }
-
-    /* texts_to_sequences: ask for the total number of ids, then fill. */
-    if (lstmkit_tokenizer_texts_to_sequences(r.tokenizer, (const char *const *)r.texts, n,
-                                             NULL, 0, &n_ids, NULL) != LSTMKIT_OK) {
-        rc = fail_call("lstmkit_tokenizer_texts_to_sequences"); goto done;
-    }
-    r.ids = malloc((n_ids ? n_ids : 1) * sizeof *r.ids);
-    r.offsets = malloc((n + 1) * sizeof *r.offsets);
-    if (r.ids == NULL || r.offsets == NULL) { rc = fail("out of memory"); goto done; }
-    if (lstmkit_tokenizer_texts_to_sequences(r.tokenizer, (const char *const *)r.texts, n,
-                                             r.ids, n_ids ? n_ids : 1, &n_ids, r.offsets) != LSTMKIT_OK) {
-        rc = fail_call("lstmkit_tokenizer_texts_to_sequences"); goto done;
-    }
-
-    /* Pad 'pre' to the length the model was built for, else to the longest text. */
-    maxlen = shape[1];
-    if (maxlen < 1) {
-        maxlen = 1;
-        for (i = 0; i < n; i++)
-            if (r.offsets[i + 1] - r.offsets[i] > maxlen) maxlen = r.offsets[i + 1] - r.offsets[i];
-    }
-    r.padded = malloc(n * (size_t)maxlen * sizeof *r.padded);
-    if (r.padded == NULL) { rc = fail("out of memory"); goto done; }
-    if (lstmkit_pad_sequences(r.ids, r.offsets, n, maxlen, LSTMKIT_PAD_PRE, LSTMKIT_PAD_PRE, 0,
-                              r.padded, n * (size_t)maxlen) != LSTMKIT_OK) {
-        rc = fail_call("lstmkit_pad_sequences"); goto done;
-    }
-
-    /* A classifier usually gives one value per text; a larger output is retried at its size. */
-    x_shape[0] = (int64_t)n;
-    x_shape[1] = maxlen;
-    x.dtype = LSTMKIT_INT32;
-    x.ndim = 2;
-    x.shape = x_shape;
-    x.data = r.padded;
-    n_out = n;
-    r.outputs = malloc(n_out * sizeof *r.outputs);
-    if (r.outputs == NULL) { rc = fail("out of memory"); goto done; }
-    status = lstmkit_model_predict(r.model, &x, 256, r.outputs, n_out, &n_out, NULL, 0, NULL);
-    if (status == LSTMKIT_E_BUFFER_TOO_SMALL) {
-        float *bigger = realloc(r.outputs, n_out * sizeof *bigger);
-        if (bigger == NULL) { rc = fail("out of memory"); goto done; }
-        r.outputs = bigger;
-        status = lstmkit_model_predict(r.model, &x, 256, r.outputs, n_out, &n_out, NULL, 0, NULL);
-    }
-    if (status != LSTMKIT_OK) { rc = fail_call("lstmkit_model_predict"); goto done; }
-    if (n_out % n != 0) { rc = fail("the model's output does not split into one row per text"); goto done; }
-
-    per_row = n_out / n;
-    for (i = 0; i < n; i++) {
-        for (j = 0; j < per_row; j++)
-            printf(j + 1 < per_row ? "%.9g " : "%.9g\n", (double)r.outputs[i * per_row + j]);
-    }
-    if (fflush(stdout) != 0 || ferror(stdout)) { rc = fail("could not write the results"); goto done; }
+    if (got < 0) { rc = fail("could not read the texts"); goto done; }
     rc = 0;
 
 done:
+    if (in != NULL && in != stdin) fclose(in);
     release(&r);
     return rc;
 }

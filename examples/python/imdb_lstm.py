@@ -60,14 +60,16 @@ def main():
     loss, accuracy = model.evaluate(x_test, y_test)
     print("Test accuracy: %.4f" % accuracy)
 
-    # Save the model with its tokenizer, plus a sample for examples/c/classify to check.
+    # Save the model with its tokenizer and how texts are padded, plus a sample for
+    # examples/c/classify to check. predict_texts (here, and lstmkit_model_predict_texts in C)
+    # then goes from raw reviews to probabilities in one call.
     args.out.mkdir(parents=True, exist_ok=True)
-    model.save(args.out / "imdb_lstm.lstmkit", tokenizer=tokenizer)
+    model.save(args.out / "imdb_lstm.lstmkit", tokenizer=tokenizer,
+               padding=dict(maxlen=600, padding="pre", truncating="pre"))
     sample = test_data["review"].iloc[:100].tolist()
     with open(args.out / "imdb_test_100.txt", "w", encoding="utf-8", newline="\n") as f:
         f.writelines(review + "\n" for review in sample)
-    predictions = model.predict(pad_sequences(tokenizer.texts_to_sequences(sample), maxlen=600),
-                                verbose=0)
+    predictions = model.predict_texts(sample, verbose=0)
     with open(args.out / "imdb_test_100.python.txt", "w", encoding="utf-8", newline="\n") as f:
         f.writelines("%.9g\n" % p for p in predictions[:, 0])
     print("Saved the model and a 100-review sample to %s" % args.out)

@@ -8,6 +8,7 @@ The word tokenizers are fitted on the whole corpus (so the model has the same si
 counts them); --rows limits the sentence pairs used to train and test. The first 90% of those
 train (10% of them held out for validation), the last 10% test.
 
+Saves the model with both tokenizers to --out (translate_en_fr.lstmkit, for examples/c/translate).
 Prints held-out token accuracy counting the padding (what Keras's "accuracy" reports; Keras 3
 reaches at least 0.85 with all pairs and 10 epochs), accuracy on the real words only, the share of
 sentences translated exactly, and a few test sentences decoded back to French.
@@ -99,6 +100,13 @@ def main():
     print("Test token accuracy, padding included (Keras's accuracy): %.4f" % accuracy)
     print("Test token accuracy, real words only: %.4f" % np.mean(predicted[words] == y_test[words]))
     print("Test sentences translated exactly: %.4f" % np.mean(np.all(predicted == y_test, axis=1)))
+
+    # Saved with both tokenizers and the English padding, examples/c/translate reads it:
+    #   echo "paris is never cold during june" | examples/c/build/translate out/translate_en_fr.lstmkit
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / "translate_en_fr.lstmkit", tokenizer=en_tokenizer,
+               target_tokenizer=fr_tokenizer, padding=dict(maxlen=en_len, padding="post"))
+    print("Saved the model with both tokenizers to %s" % (args.out / "translate_en_fr.lstmkit"))
 
     en_words, fr_words = en_tokenizer.index_word, fr_tokenizer.index_word
     for i in range(min(args.show, len(x_test))):

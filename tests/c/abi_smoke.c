@@ -137,7 +137,33 @@ int main(int argc, char **argv) {
     EXPECT(LSTMKIT_OK, lstmkit_pad_sequences(seq, offsets, 2, 4, LSTMKIT_PAD_PRE, LSTMKIT_PAD_PRE, 0, padded, 8));
     EXPECT(LSTMKIT_OK, lstmkit_model_set_tokenizer(m, t));
 
+    /* Text in one call: the saved tokenizer and padding, then predict. */
+    EXPECT(LSTMKIT_OK, lstmkit_model_set_text_padding(m, -1, LSTMKIT_PAD_POST, LSTMKIT_PAD_PRE, 0));
+    EXPECT(LSTMKIT_OK, lstmkit_model_set_target_tokenizer(m, t));
+    int64_t text_maxlen = 0, lengths[2] = {-1, -1};
+    int32_t text_padding = -1;
+    EXPECT(LSTMKIT_OK, lstmkit_model_get_text_padding(m, &text_maxlen, &text_padding, NULL, NULL));
+    if (text_maxlen != STEPS || text_padding != LSTMKIT_PAD_POST) { fprintf(stderr, "text padding\n"); failures++; }
+    float text_probs[2];
+    EXPECT(LSTMKIT_OK, lstmkit_model_predict_texts(m, texts, 2, 1, text_probs, 2, &count, out_shape, 2, &out_ndim, lengths));
+    if (count != 2 || lengths[0] != 3 || lengths[1] != 4) { fprintf(stderr, "predict_texts lengths\n"); failures++; }
+    lstmkit_tokenizer *target = NULL;
+    EXPECT(LSTMKIT_OK, lstmkit_model_get_target_tokenizer(m, &target));
+    char words[64];
+    EXPECT(LSTMKIT_OK, lstmkit_tokenizer_sequence_to_text(target, seq, 3, words, sizeof words, &needed));
+    if (strcmp(words, "the cat sat") != 0) { fprintf(stderr, "sequence_to_text gave '%s'\n", words); failures++; }
+    EXPECT(LSTMKIT_E_BUFFER_TOO_SMALL, lstmkit_tokenizer_sequence_to_text(target, seq, 3, words, 4, &needed));
+    lstmkit_tokenizer_free(target);
+
     /* The wrong way: every call below must fail cleanly. */
+    const char *holes[2] = {"the cat", NULL};
+    EXPECT(LSTMKIT_E_INVALID_ARGUMENT, lstmkit_model_predict_texts(m, holes, 2, 1, text_probs, 2, &count, NULL, 0, NULL, NULL));
+    EXPECT(LSTMKIT_E_INVALID_ARGUMENT, lstmkit_model_predict_texts(m, NULL, 2, 1, text_probs, 2, &count, NULL, 0, NULL, NULL));
+    EXPECT(LSTMKIT_E_INVALID_ARGUMENT, lstmkit_model_predict_texts(m, texts, 0, 1, text_probs, 2, &count, NULL, 0, NULL, NULL));
+    EXPECT(LSTMKIT_E_BUFFER_TOO_SMALL, lstmkit_model_predict_texts(m, texts, 2, 1, text_probs, 1, &count, NULL, 0, NULL, lengths));
+    EXPECT(LSTMKIT_E_WRONG_STATE, lstmkit_model_predict_texts(loaded, texts, 2, 1, text_probs, 2, &count, NULL, 0, NULL, NULL));
+    EXPECT(LSTMKIT_E_INVALID_ARGUMENT, lstmkit_model_set_text_padding(m, 0, 0, 0, 0));
+    EXPECT(LSTMKIT_E_INVALID_ARGUMENT, lstmkit_tokenizer_sequence_to_text(t, NULL, 3, words, sizeof words, &needed));
     const char *bad_texts[1] = {"bad \xff utf-8"};
     EXPECT(LSTMKIT_E_INVALID_ARGUMENT, lstmkit_tokenizer_fit(t, bad_texts, 1));
     lstmkit_model *none = m;

@@ -268,7 +268,7 @@ public func lstmkit_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutab
 @_cdecl("lstmkit_model_set_tokenizer")
 public func lstmkit_model_set_tokenizer(_ h: OpaquePointer?, _ t: OpaquePointer?) -> Int32 {
     apiCall {
-        let copy = try t.map { try HandleRegistry.with($0, as: Tokenizer.self, "tokenizer") { $0.copy() } }
+        let copy = try t.map { try HandleRegistry.with($0, as: Tokenizer.self, "tokenizer") { $0.sharedCopy() } }
         try withModel(h) { $0.tokenizer = copy }
     }
 }

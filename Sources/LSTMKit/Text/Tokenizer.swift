@@ -84,6 +84,31 @@ public final class Tokenizer {
     public func copy() -> Tokenizer {
         Tokenizer(core: core)
     }
+
+    /// A copy whose word index is up to date, so that `sequenceFresh` and `text(for:)` on it only
+    /// read: a model stores its tokenizers this way and may then tokenize on several threads.
+    func sharedCopy() -> Tokenizer {
+        let t = copy()
+        t.core.rebuildIndexIfNeeded()
+        return t
+    }
+
+    /// `sequence(for:)` on a tokenizer made by `sharedCopy` (or `fromJSON`): reads only.
+    func sequenceFresh(for text: UnsafeBufferPointer<UInt8>) throws -> [Int32] {
+        try core.checkUsable()
+        guard !core.indexStale else { throw LSTMKitError(.internal, "tokenizer index is stale in a shared tokenizer") }
+        return try core.sequence(text)
+    }
+
+    /// Keras's `sequences_to_texts([ids])[0]` as UTF-8, except for the padding id: the word of
+    /// each id joined by " " ("" when char_level). An id the index does not hold (0, negative,
+    /// beyond the vocabulary) or at least num_words becomes the OOV token when there is one and is
+    /// skipped otherwise, as in Keras, but 0 is always skipped: it is padding, which Keras would
+    /// turn into the OOV token.
+    func text(for ids: UnsafeBufferPointer<Int32>) -> [UInt8] {
+        core.rebuildIndexIfNeeded()
+        return core.text(ids)
+    }
 }
 
 // MARK: - JSON
@@ -337,6 +362,36 @@ struct TokenizerCore {
         return list
     }
 
+    /// Keras's sequences_to_texts_generator for one sequence (see Tokenizer.text(for:)).
+    /// Requires a fresh index.
+    func text(_ ids: UnsafeBufferPointer<Int32>) -> [UInt8] {
+        let first: Int32 = oovBytes == nil ? 1 : 2
+        let limit = options.numWords.flatMap { $0 == 0 ? nil : $0 }
+        let separator: [UInt8] = options.charLevel ? [] : [0x20]
+        var out = [UInt8]()
+        var any = false
+        func append(_ word: (inout [UInt8]) -> Void) {
+            if any { out.append(contentsOf: separator) }
+            any = true
+            word(&out)
+        }
+        for i in ids where i != 0 {
+            // index_word.get(i): index 1 is the OOV token only when no counted word took its place.
+            var known: Int32? = nil
+            if i == 1, oovBytes != nil, oovIndex == 1 {
+                known = -1
+            } else if i >= first, Int(i - first) < ranked.count {
+                known = ranked[Int(i - first)]
+            }
+            if let id = known, !(limit.map { Int(i) >= $0 } ?? false) {
+                if id < 0 { append { $0.append(contentsOf: oovBytes!) } } else { append { vocab.appendWord(Int(id), to: &$0) } }
+            } else if let oov = oovBytes {
+                append { $0.append(contentsOf: oov) }
+            }
+        }
+        return out
+    }
+
     /// Keras's texts_to_sequences_generator for one text. Requires a fresh index.
     func sequence(_ text: UnsafeBufferPointer<UInt8>) throws -> [Int32] {
         var buffer = [UInt8]()
@@ -569,6 +624,10 @@ struct Vocabulary {
 
     func word(_ id: Int) -> String {
         String(decoding: bytes[starts[id]..<starts[id + 1]], as: UTF8.self)
+    }
+
+    func appendWord(_ id: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: bytes[starts[id]..<starts[id + 1]])
     }
 
     /// Word id, or -1.

@@ -12,6 +12,10 @@ final class Model {
     private(set) var builtInput: FeatureShape?
     private(set) var compiled: CompileSettings?
     var tokenizer: Tokenizer?
+    /// The tokenizer of the outputs (a translation model's target language), saved with the model.
+    var targetTokenizer: Tokenizer?
+    /// How predict_texts pads token ids (Text/TextInput.swift); nil: Keras's defaults.
+    var textPadding: TextPadding?
     private var initRng: Rng
     /// The input shape of the data the model was last trained on (without batch), saved with it:
     /// a program that loads a model whose configuration leaves the sequence length open (Keras's

@@ -1,6 +1,7 @@
 /// Saving and loading a model as one safetensors file: weights as "<layer>/<weight>" tensors in
 /// Keras's order, and in the metadata the configuration, the compile settings, the input shape
-/// the weights were built for and the tokenizer. Once the optimizer has taken a step, its state
+/// the weights were built for, the tokenizer, the target tokenizer (a translation model's) and
+/// the text padding predict_texts uses (Text/TextInput.swift). Once the optimizer has taken a step, its state
 /// goes too, as Keras's model.save does: "optimizer/<layer>/<weight>/<slot>" tensors (Adam's m
 /// and v, SGD's momentum, RMSprop's velocity/momentum/average_gradient, Adagrad's accumulator)
 /// and the iteration count in the metadata, so a loaded model resumes training where it
@@ -20,6 +21,8 @@ extension Model {
                         "lstmkit.built_input_shape": JSON.array(built.map { $0.map { .number(Double($0)) } ?? .null }).serialized()]
         if let compiled { metadata["lstmkit.compile"] = compiled.json.serialized() }
         if let tokenizer { metadata["lstmkit.tokenizer"] = tokenizer.toJSON().serialized() }
+        if let targetTokenizer { metadata["lstmkit.target_tokenizer"] = targetTokenizer.toJSON().serialized() }
+        if let textPadding { metadata[TextPadding.metadataKey] = textPadding.json.serialized() }
         var tensors: [TensorRecord] = []
         for (key, p) in zip(weightNames, params) {
             tensors.append(TensorRecord(name: key, shape: p.shape, values: p.value))
@@ -58,6 +61,8 @@ extension Model {
             try model.build(input: parseFeatureShape(shapeJSON, what: "built input shape", dropFirst: false))
             if let compile = try parsed("lstmkit.compile") { try model.compile(compile) }
             if let tok = try parsed("lstmkit.tokenizer") { model.tokenizer = try Tokenizer.fromJSON(tok) }
+            if let tok = try parsed("lstmkit.target_tokenizer") { model.targetTokenizer = try Tokenizer.fromJSON(tok) }
+            if let padding = try parsed(TextPadding.metadataKey) { try model.setTextPadding(TextPadding(json: padding)) }
         } catch let e as LSTMKitError where e.status != .format {
             throw corrupt(e.message)
         }

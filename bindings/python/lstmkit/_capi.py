@@ -211,6 +211,32 @@ lstmkit_model_set_tokenizer = _declare("lstmkit_model_set_tokenizer", c_int, [_h
 # int lstmkit_model_get_tokenizer(const lstmkit_model *model, lstmkit_tokenizer **out);
 lstmkit_model_get_tokenizer = _declare("lstmkit_model_get_tokenizer", c_int,
                                        [_handle, _handle_out])
+# int lstmkit_model_set_target_tokenizer(lstmkit_model *model, const lstmkit_tokenizer *tokenizer);
+lstmkit_model_set_target_tokenizer = _declare("lstmkit_model_set_target_tokenizer", c_int,
+                                              [_handle, _handle])
+# int lstmkit_model_get_target_tokenizer(const lstmkit_model *model, lstmkit_tokenizer **out);
+lstmkit_model_get_target_tokenizer = _declare("lstmkit_model_get_target_tokenizer", c_int,
+                                              [_handle, _handle_out])
+
+# ---- text in one call ----
+# int lstmkit_model_set_text_padding(lstmkit_model *model, int64_t maxlen, int32_t padding,
+#                                    int32_t truncating, int32_t value);
+lstmkit_model_set_text_padding = _declare("lstmkit_model_set_text_padding", c_int,
+                                          [_handle, c_int64, c_int32, c_int32, c_int32])
+# int lstmkit_model_get_text_padding(const lstmkit_model *model, int64_t *maxlen, int32_t *padding,
+#                                    int32_t *truncating, int32_t *value);
+lstmkit_model_get_text_padding = _declare("lstmkit_model_get_text_padding", c_int,
+                                          [_handle, POINTER(c_int64), POINTER(c_int32),
+                                           POINTER(c_int32), POINTER(c_int32)])
+# int lstmkit_model_predict_texts(lstmkit_model *model, const char *const *texts, size_t n,
+#                                 int64_t batch_size, float *out, size_t capacity, size_t *count,
+#                                 int64_t *out_shape, int32_t shape_capacity, int32_t *out_ndim,
+#                                 int64_t *lengths);
+lstmkit_model_predict_texts = _declare("lstmkit_model_predict_texts", c_int,
+                                       [_handle, POINTER(c_char_p), c_size_t, c_int64,
+                                        POINTER(c_float), c_size_t, POINTER(c_size_t),
+                                        POINTER(c_int64), c_int32, POINTER(c_int32),
+                                        POINTER(c_int64)])
 
 # ---- text preprocessing ----
 # int lstmkit_tokenizer_create(const char *options_json, lstmkit_tokenizer **out);
@@ -235,6 +261,11 @@ lstmkit_tokenizer_to_json = _declare("lstmkit_tokenizer_to_json", c_int,
 # int lstmkit_tokenizer_from_json(const char *json, lstmkit_tokenizer **out);
 lstmkit_tokenizer_from_json = _declare("lstmkit_tokenizer_from_json", c_int,
                                        [c_char_p, _handle_out])
+# int lstmkit_tokenizer_sequence_to_text(const lstmkit_tokenizer *tokenizer, const int32_t *ids,
+#                                        size_t n, char *buf, size_t capacity, size_t *needed);
+lstmkit_tokenizer_sequence_to_text = _declare("lstmkit_tokenizer_sequence_to_text", c_int,
+                                              [_handle, POINTER(c_int32), c_size_t, _char_buf,
+                                               c_size_t, POINTER(c_size_t)])
 # int lstmkit_pad_sequences(const int32_t *ids, const int64_t *offsets, size_t n, int64_t maxlen,
 #                           int32_t padding, int32_t truncating, int32_t value, int32_t *out,
 #                           size_t capacity);

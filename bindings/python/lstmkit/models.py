@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -63,6 +64,7 @@ class _EngineModel:
         self._input_dtype_code = None
         self._weight_names_cache = None
         self._tokenizer_cache = None
+        self._target_tokenizer_cache = None
         # input shape without the batch -> floats predict wrote per row (a hint: a wrong one
         # costs a second call, never a wrong result)
         self._floats_per_row = {}
@@ -478,11 +480,120 @@ class _EngineModel:
             self._live(), tokenizer._live() if tokenizer is not None else None))
         self._tokenizer_cache = None
 
-    def save(self, filepath, tokenizer=None):
-        """Writes configuration, weights and tokenizer to one file. A tokenizer given here is
-        attached first; without one, the tokenizer already attached (if any) is kept."""
+    @property
+    def target_tokenizer(self):
+        """The Tokenizer of the outputs saved with the model (a translation model's target
+        language; a copy), or None."""
+        if self._target_tokenizer_cache is None:
+            out = ctypes.c_void_p()
+            _capi.check(_capi.lstmkit_model_get_target_tokenizer(self._live(), ctypes.byref(out)))
+            if not out.value:
+                return None
+            self._target_tokenizer_cache = Tokenizer._adopt(out.value)
+        return self._target_tokenizer_cache
+
+    @target_tokenizer.setter
+    def target_tokenizer(self, tokenizer):
+        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
+            raise TypeError("expected a lstmkit Tokenizer, got %r" % (tokenizer,))
+        _capi.check(_capi.lstmkit_model_set_target_tokenizer(
+            self._live(), tokenizer._live() if tokenizer is not None else None))
+        self._target_tokenizer_cache = None
+
+    @property
+    def text_padding(self):
+        """How predict_texts pads, as pad_sequences's arguments: {"maxlen", "padding",
+        "truncating", "value"}. maxlen is the length used (the one saved, else the model's input
+        length; None when neither is known). Saved with the model."""
+        maxlen, padding, truncating, value = (ctypes.c_int64(), ctypes.c_int32(), ctypes.c_int32(),
+                                              ctypes.c_int32())
+        _capi.check(_capi.lstmkit_model_get_text_padding(
+            self._live(), ctypes.byref(maxlen), ctypes.byref(padding), ctypes.byref(truncating),
+            ctypes.byref(value)))
+        side = {_capi.PAD_PRE: "pre", _capi.PAD_POST: "post"}
+        return {"maxlen": None if maxlen.value < 0 else int(maxlen.value),
+                "padding": side[padding.value], "truncating": side[truncating.value],
+                "value": int(value.value)}
+
+    @text_padding.setter
+    def text_padding(self, settings):
+        settings = dict(settings or {})
+        unknown = set(settings) - {"maxlen", "padding", "truncating", "value"}
+        if unknown:
+            raise TypeError("text padding takes maxlen, padding, truncating and value "
+                            "(pad_sequences's arguments), not %s" % ", ".join(sorted(unknown)))
+        modes = {"pre": _capi.PAD_PRE, "post": _capi.PAD_POST}
+        for key in ("padding", "truncating"):
+            if settings.get(key, "pre") not in modes:
+                raise ValueError('%s must be "pre" or "post", got %r' % (key, settings[key]))
+        maxlen = settings.get("maxlen")
+        value = settings.get("value", 0)
+        for key, v in (("maxlen", maxlen), ("value", value)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+                raise InvalidArgumentError("%s must be an integer, got %r" % (key, v))
+        _capi.check(_capi.lstmkit_model_set_text_padding(
+            self._live(), -1 if maxlen is None else int(maxlen), modes[settings.get("padding", "pre")],
+            modes[settings.get("truncating", "pre")], int(value)))
+        self._floats_per_row.pop("texts", None)
+
+    def predict_texts(self, texts, batch_size=None, verbose="auto", return_lengths=False):
+        """predict on raw texts in one library call: the saved tokenizer's texts_to_sequences,
+        pad_sequences with the saved text_padding, then predict (the same values, bit for bit).
+        A text that gives no token id (empty, or only unknown words and no oov_token) is
+        predicted on a row of padding, as Keras would, and a warning names it. With
+        return_lengths, returns (outputs, lengths): each text's id count before padding."""
+        handle = self._live()
+        array, n, _keep = _capi.encode_texts(texts)
+        batch_size = _batch_size(batch_size)
+        lengths = np.zeros(max(n, 1), dtype=np.int64)
+        key = "texts"   # a hint like predict's; the text padding setter drops it
+        per_row = self._floats_per_row.get(key)
+        out = np.empty(n * per_row if per_row else 0, dtype=np.float32)
+        count = ctypes.c_size_t(0)
+        shape = (ctypes.c_int64 * _MAX_RANK)()
+        ndim = ctypes.c_int32(0)
+        start = time.monotonic()
+
+        def call(buffer):
+            ptr = float_ptr(buffer) if buffer.size else None
+            return _capi.lstmkit_model_predict_texts(
+                handle, array, n, batch_size, ptr, buffer.size, ctypes.byref(count), shape,
+                _MAX_RANK, ctypes.byref(ndim), lengths.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)))
+
+        status = call(out)
+        if status == _capi.E_BUFFER_TOO_SMALL or (status == _capi.OK and out.size == 0):
+            out = np.empty(count.value, dtype=np.float32)
+            status = call(out)
+        _capi.check(status)
+        if n:
+            self._floats_per_row[key] = count.value // n
+        result = out[:count.value].reshape(tuple(shape[:ndim.value]))
+        lengths = lengths[:n]
+        empty = np.flatnonzero(lengths == 0)
+        if empty.size:
+            warnings.warn("%d of %d texts gave no token id (empty, or no word the tokenizer "
+                          "knows), so their outputs are the model's for a row of padding only: "
+                          "texts %s" % (empty.size, n, ", ".join(str(i) for i in empty[:10])
+                                        + (", ..." if empty.size > 10 else "")),
+                          stacklevel=2)
+        if _verbosity(verbose):
+            steps = math.ceil(n / batch_size)
+            print(summary_line(steps, time.monotonic() - start, {}))
+        return (result, lengths) if return_lengths else result
+
+    def save(self, filepath, tokenizer=None, target_tokenizer=None, padding=None):
+        """Writes configuration, weights and tokenizers to one file. tokenizer (the inputs')
+        and target_tokenizer (the outputs', for a translation model) given here are attached
+        first; without them, those already attached (if any) are kept. padding: how
+        predict_texts (here and lstmkit_model_predict_texts in C) pads the texts' ids, as
+        pad_sequences's arguments, e.g. dict(maxlen=600, padding="post", truncating="post");
+        what is left out takes pad_sequences's default, maxlen the model's input length."""
         if tokenizer is not None:
             self.tokenizer = tokenizer
+        if target_tokenizer is not None:
+            self.target_tokenizer = target_tokenizer
+        if padding is not None:
+            self.text_padding = padding
         _capi.check(_capi.lstmkit_model_save(self._live(), _capi.encode_path(filepath)))
 
 

@@ -12,6 +12,7 @@ from ._arrays import int32_ptr, int64_ptr
 __all__ = ["Tokenizer", "tokenizer_from_json"]
 
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_I32 = np.iinfo(np.int32)
 
 
 class Tokenizer:
@@ -92,6 +93,30 @@ class Tokenizer:
         flat = ids.tolist()
         bounds = offsets.tolist()
         return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def sequences_to_texts(self, sequences):
+        """Keras's sequences_to_texts: each sequence of ids back to its words, joined by spaces
+        (by nothing when char_level). Ids the tokenizer has no word for, or at least num_words,
+        become the oov_token when there is one and are skipped otherwise, as in Keras; 0 is always
+        skipped, being padding (Keras would write the oov_token for it)."""
+        return [self._sequence_to_text(seq) for seq in sequences]
+
+    def _sequence_to_text(self, seq):
+        wide = np.asarray(seq, dtype=np.int64).reshape(-1)
+        # An id beyond int32 is one the tokenizer has no word for, as -1 is.
+        ids = np.where((wide < _I32.min) | (wide > _I32.max), -1, wide).astype(np.int32)
+        ptr = int32_ptr(ids) if ids.size else None
+        needed = ctypes.c_size_t(0)
+        capacity = 16 * ids.size + 1
+        buf = ctypes.create_string_buffer(capacity)
+        status = _capi.lstmkit_tokenizer_sequence_to_text(self._live(), ptr, ids.size, buf, capacity,
+                                                          ctypes.byref(needed))
+        if status == _capi.E_BUFFER_TOO_SMALL:
+            buf = ctypes.create_string_buffer(needed.value)
+            status = _capi.lstmkit_tokenizer_sequence_to_text(self._live(), ptr, ids.size, buf,
+                                                              needed.value, ctypes.byref(needed))
+        _capi.check(status)
+        return buf.raw[:needed.value - 1].decode("utf-8")
 
     def to_json(self, **kwargs):
         """The library's JSON for this tokenizer (its options, counts, index); kwargs go to

@@ -44,10 +44,13 @@ def exported_symbols():
 
 def test_header_lists_the_expected_api():
     functions = header_functions()
-    assert len(functions) == 31, sorted(functions)
+    assert len(functions) == 37, sorted(functions)
     assert "lstmkit_model_fit" in functions and "lstmkit_pad_sequences" in functions
     assert {"lstmkit_model_fit_validation", "lstmkit_model_build",
             "lstmkit_model_reset_states"} <= functions
+    assert {"lstmkit_model_predict_texts", "lstmkit_model_set_text_padding",
+            "lstmkit_model_get_text_padding", "lstmkit_model_set_target_tokenizer",
+            "lstmkit_model_get_target_tokenizer", "lstmkit_tokenizer_sequence_to_text"} <= functions
 
 
 def test_every_header_function_is_exported_and_nothing_else():

@@ -183,6 +183,9 @@ def test_translate_counts_and_decodes(tmp_path):
     produced = [w for line in translated for w in line.split()]
     assert produced, "the model translated nothing into words"
     assert set(produced) <= french_words
+    saved = lstmkit.models.load_model(tmp_path / "translate_en_fr.lstmkit")
+    assert set(saved.target_tokenizer.word_index) == french_words
+    assert saved.text_padding == {"maxlen": 15, "padding": "post", "truncating": "pre", "value": 0}
 
 
 def test_translate_decode_round_trip():
