@@ -245,6 +245,16 @@ int lstmkit_model_build(lstmkit_model *model, const int64_t *shape, int32_t ndim
  * the training batches, or a batch size other than the one whose states are carried. */
 int lstmkit_model_reset_states(lstmkit_model *model, const char *layer_name);
 
+/* Keras's layer.trainable for the top-level layer named layer_name (INVALID_ARGUMENT if there is
+ * none): 0 freezes its weights, non-zero lets them train again. A frozen layer's weights are left
+ * as they are by fit (and get no optimizer state); gradients still pass through it to the layers
+ * before it. A wrapper (Bidirectional, TimeDistributed) freezes its inner layers. The config key
+ * "trainable": false does the same when the model is created, and the config (and a saved file)
+ * keeps it. Takes effect at the next fit; if it changes which weights train after the optimizer
+ * has taken steps, the optimizer starts again from its settings, as after a new compile.
+ * Refused (WRONG_STATE) during fit. */
+int lstmkit_model_set_trainable(lstmkit_model *model, const char *layer_name, int trainable);
+
 /* results receives the loss then each compiled metric, in compile order; *count their number
  * (query with results NULL, capacity 0). */
 int lstmkit_model_evaluate(lstmkit_model *model, const lstmkit_array *x, const lstmkit_array *y,

@@ -70,8 +70,8 @@ func makeLayer(_ cls: String, _ config: JSON, input: FeatureShape, seed: UInt64 
 
 /// Gradient of a sigmoid + binary crossentropy training loss through a whole model (fused, as
 /// fit computes it) against finite differences of the same loss in inference mode, on
-/// `samplesPerParam` random entries of every weight.
-func checkModelGradients(_ m: Model, x: Tensor, y: [Float], samplesPerParam: Int,
+/// `samplesPerParam` random entries of every weight (or of those in `only`).
+func checkModelGradients(_ m: Model, x: Tensor, y: [Float], samplesPerParam: Int, only: [Param]? = nil,
                          file: StaticString = #filePath, line: UInt = #line) {
     let loss = LossFunction(kind: .binaryCrossentropy)
     let rows = y.count
@@ -90,7 +90,7 @@ func checkModelGradients(_ m: Model, x: Tensor, y: [Float], samplesPerParam: Int
     for p in m.params { p.grad = [Float](repeating: 0, count: p.count) }
     m.backward(grad, fused: true, outputShape: out.shape)
     var sampler = Rng(seed: 11)
-    for p in m.params {
+    for p in only ?? m.params {
         for _ in 0..<samplesPerParam {
             let i = sampler.below(p.count)
             let orig = p.value[i]

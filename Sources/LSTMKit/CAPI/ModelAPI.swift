@@ -135,6 +135,14 @@ public func lstmkit_model_reset_states(_ h: OpaquePointer?, _ layerName: UnsafeP
     }
 }
 
+@_cdecl("lstmkit_model_set_trainable")
+public func lstmkit_model_set_trainable(_ h: OpaquePointer?, _ layerName: UnsafePointer<CChar>?, _ trainable: Int32) -> Int32 {
+    apiCall {
+        let layer = try cString(layerName, "layer_name")
+        try withModel(h, .reconfigure) { try $0.setTrainable(layer: layer, trainable != 0) }
+    }
+}
+
 @_cdecl("lstmkit_model_build")
 public func lstmkit_model_build(_ h: OpaquePointer?, _ shape: UnsafePointer<Int64>?, _ ndim: Int32) -> Int32 {
     apiCall {

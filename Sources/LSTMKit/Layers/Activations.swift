@@ -33,7 +33,7 @@ extension LayerConfig {
     /// An integer given either plainly or as a one-element list, as Keras's 1D layers store
     /// kernel_size, strides, pool_size and dilation_rate ((3,) in a saved config).
     func int1D(_ key: String, default def: Int? = nil, max: Int = 1 << 20) throws -> Int {
-        if let v = json[key], let items = v.arrayValue {
+        if let v = value(key), let items = v.arrayValue {
             guard items.count == 1, let i = items[0].intValue, i >= 1, i <= max else {
                 throw LSTMKitError(.badConfig, "\(className): '\(key)' must be a positive integer or a list of one")
             }

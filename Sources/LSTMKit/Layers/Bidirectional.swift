@@ -6,8 +6,8 @@
 /// both copies then, masked steps output zeros rather than repeating the previous output.
 ///
 /// Keras 3 saves the forward copy (named forward_<layer>) as 'layer'; the prefix is dropped when
-/// reading it back. A 'backward_layer' entry, which Keras also writes, is ignored: it can only be
-/// the same layer going backwards here. A wrapped layer with go_backwards=True is refused, as
+/// reading it back. A 'backward_layer' entry, which Keras also writes, must be that same layer
+/// going backwards (the only backward copy here): one that differs in any other key is refused. A wrapped layer with go_backwards=True is refused, as
 /// Keras refuses it (both copies would run the same way).
 ///
 /// merge_mode None gives two outputs (forward, then backward in timestep order), which only the
@@ -32,17 +32,17 @@ final class Bidirectional: Layer, MultiIOLayer {
 
     init(name: String, config: LayerConfig, allowTwoOutputs: Bool = false) throws {
         self.name = name
-        guard let layer = config.json["layer"], let cls = layer["class_name"]?.stringValue else {
+        guard let layer = config.value("layer"), let cls = layer["class_name"]?.stringValue else {
             throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
         }
-        guard ["LSTM", "GRU", "SimpleRNN"].contains(cls), let make = LayerRegistry.classes[cls] else {
+        guard ["LSTM", "GRU", "SimpleRNN"].contains(cls) else {
             throw LSTMKitError(.badConfig, "\(name): can wrap LSTM, GRU or SimpleRNN, not '\(cls)'")
         }
         var inner = layer["config"]?.objectValue ?? [:]
         if let v = layer["config"], !v.isNull, v.objectValue == nil {
             throw LSTMKitError(.badConfig, "\(name): the wrapped layer's 'config' must be a JSON object")
         }
-        switch config.json["merge_mode"] {
+        switch config.value("merge_mode") {
         case nil: merge = .concat
         case .string(let s)?:
             guard let m = Merge(rawValue: s), m != .none else {
@@ -53,6 +53,16 @@ final class Bidirectional: Layer, MultiIOLayer {
         case .null?:
             throw LSTMKitError(.badConfig, "\(name): merge_mode None returns two outputs, which a Sequential model cannot pass on; use concat, sum, mul or ave")
         default: throw LSTMKitError(.badConfig, "\(name): 'merge_mode' must be a string")
+        }
+        if let back = config.value("backward_layer"), !back.isNull {
+            guard back["class_name"]?.stringValue == cls, let backConfig = back["config"]?.objectValue else {
+                throw LSTMKitError(.badConfig, "\(name): 'backward_layer' must be the wrapped \(cls) going backwards; a different backward layer is not supported")
+            }
+            for key in Set(backConfig.keys).union(inner.keys).sorted() where !["name", "go_backwards"].contains(key) {
+                guard backConfig[key]?.serialized() == inner[key]?.serialized() else {
+                    throw LSTMKitError(.badConfig, "\(name): 'backward_layer' differs from 'layer' in '\(key)'; a backward layer other than the wrapped one going backwards is not supported")
+                }
+            }
         }
         var innerName = inner["name"]?.stringValue ?? LayerRegistry.snakeCase(cls)
         if innerName.hasPrefix("forward_") && innerName.count > 8 { innerName.removeFirst(8) }
@@ -69,8 +79,8 @@ final class Bidirectional: Layer, MultiIOLayer {
         fwd["name"] = .string("forward_\(innerName)")
         bwd["name"] = .string("backward_\(innerName)")
         bwd["go_backwards"] = true
-        forwardLayer = try make("forward_\(innerName)", LayerConfig(.object(fwd), className: cls)) as! RecurrentLayer
-        backwardLayer = try make("backward_\(innerName)", LayerConfig(.object(bwd), className: cls)) as! RecurrentLayer
+        forwardLayer = try LayerRegistry.make(cls, "forward_\(innerName)", LayerConfig(.object(fwd), className: cls)) as! RecurrentLayer
+        backwardLayer = try LayerRegistry.make(cls, "backward_\(innerName)", LayerConfig(.object(bwd), className: cls)) as! RecurrentLayer
         forwardLayer.weightPrefix = "forward_\(innerName)/"
         backwardLayer.weightPrefix = "backward_\(innerName)/"
         forwardLayer.zeroOutputForMask = forwardLayer.returnSequences
@@ -78,13 +88,16 @@ final class Bidirectional: Layer, MultiIOLayer {
     }
 
     var config: JSON {
-        var inner = forwardLayer.config.objectValue!
+        var inner = forwardLayer.savedConfig.objectValue!
         inner["name"] = innerConfig["name"]
+        inner["zero_output_for_mask"] = nil   // Bidirectional's own choice, from return_sequences
         return .object(["name": .string(name), "merge_mode": merge == .none ? .null : .string(merge.rawValue),
                         "layer": .object(["class_name": .string(innerClass), "config": .object(inner)])])
     }
 
     var params: [Param] { forwardLayer.params + backwardLayer.params }
+    var trainable = true
+    var trainableParams: [Param] { trainable ? forwardLayer.trainableParams + backwardLayer.trainableParams : [] }
     var isBuilt: Bool { forwardLayer.isBuilt && backwardLayer.isBuilt }
 
     func outputShape(for input: FeatureShape) throws -> FeatureShape {

@@ -5,6 +5,7 @@
 final class Concatenate: MultiIOLayer {
     let name: String
     var className: String { "Concatenate" }
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var widths: [Int] = []     // last dimension of each input, from the last forward

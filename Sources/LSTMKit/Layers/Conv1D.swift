@@ -18,6 +18,7 @@ final class Conv1D: Layer {
     let padding: Padding
     let activation: Activation
     let useBias: Bool
+    var trainable = true
     private(set) var params: [Param] = []
     private var inputDim = 0
 
@@ -39,6 +40,8 @@ final class Conv1D: Layer {
         guard format == "channels_last" else {
             throw LSTMKitError(.badConfig, "\(name): only data_format 'channels_last' is supported")
         }
+        config.acceptWeightOptions(["kernel", "bias"])
+        try config.requireDefault("lora_rank", { _ in false }, "LoRA is not implemented")
         guard try config.int("groups", default: 1) == 1 else {
             throw LSTMKitError(.badConfig, "\(name): groups other than 1 are not supported")
         }

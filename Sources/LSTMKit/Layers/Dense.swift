@@ -8,6 +8,7 @@ final class Dense: Layer {
     let units: Int
     let activation: Activation
     let useBias: Bool
+    var trainable = true
     private(set) var params: [Param] = []
     private var inputDim = 0
 
@@ -26,6 +27,10 @@ final class Dense: Layer {
         units = try config.int("units", max: 1 << 20)
         activation = try Activation.parse(config.string("activation", default: nil), layer: name)
         useBias = try config.bool("use_bias", default: true)
+        config.acceptWeightOptions(["kernel", "bias"])
+        config.accept(["lora_alpha"])
+        try config.requireDefault("lora_rank", { _ in false }, "LoRA is not implemented")
+        try config.requireDefault("quantization_config", { _ in false }, "quantization is not implemented")
     }
 
     var config: JSON {
@@ -133,6 +138,7 @@ final class Dropout: Layer {
     let name: String
     var className: String { "Dropout" }
     let rate: Float
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var keep: [Float] = []   // scale per element of the last training forward; empty = identity
@@ -140,6 +146,9 @@ final class Dropout: Layer {
     init(name: String, config: LayerConfig) throws {
         self.name = name
         rate = try config.float("rate", default: 0.5, min: 0, max: 1, maxInclusive: false)
+        // The masks are the engine's own draws whatever Keras's seed was.
+        config.accept(["seed"])
+        try config.requireDefault("noise_shape", { _ in false }, "only null, one mask value per element")
     }
 
     var config: JSON { .object(["name": .string(name), "rate": .number(Double(rate))]) }

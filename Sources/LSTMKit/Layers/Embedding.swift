@@ -7,6 +7,7 @@ final class Embedding: Layer {
     let inputDim: Int
     let outputDim: Int
     let maskZero: Bool
+    var trainable = true
     private(set) var params: [Param] = []
     /// (B*T) ids of the last forward, for backward and for the recurrent layer reading them
     private(set) var ids: [Int32] = []
@@ -17,6 +18,13 @@ final class Embedding: Layer {
         inputDim = try config.int("input_dim", max: 1 << 24)
         outputDim = try config.int("output_dim", max: 1 << 16)
         maskZero = try config.bool("mask_zero", default: false)
+        // input_length is the model's (Keras 2: the first layer's input shape); sparse only
+        // changes how Keras hands the gradient to the optimizer; lora_alpha means nothing
+        // without lora_rank.
+        config.acceptWeightOptions(["embeddings"])
+        config.accept(["input_length", "sparse", "lora_alpha"])
+        try config.requireDefault("lora_rank", { _ in false }, "LoRA is not implemented")
+        try config.requireDefault("quantization_config", { _ in false }, "quantization is not implemented")
         guard inputDim.multipliedReportingOverflow(by: outputDim).partialValue <= 1 << 31 else {
             throw LSTMKitError(.noMemory, "\(name): \(inputDim) x \(outputDim) embeddings exceed 2^31 weights")
         }

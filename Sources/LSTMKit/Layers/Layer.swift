@@ -5,6 +5,12 @@ protocol Layer: AnyObject {
     var className: String { get }
     /// Weights in Keras's get_weights() order; empty until built.
     var params: [Param] { get }
+    /// Keras's layer.trainable: false freezes the layer's weights (the optimizer leaves them
+    /// and keeps no state for them); gradients still flow through it to the layers before.
+    var trainable: Bool { get set }
+    /// The weights the optimizer updates: params, or none when frozen (a wrapper: its inner
+    /// layers' trainable ones).
+    var trainableParams: [Param] { get }
     /// The Keras-style config that recreates this layer (without weights).
     var config: JSON { get }
     /// Output shape for an input shape; throws if the input cannot feed this layer.
@@ -37,4 +43,15 @@ protocol MultiIOLayer: Layer {
     /// dys: one gradient per output, nil where none reaches it. Returns one gradient per input
     /// (empty where the input is not differentiable).
     func backward(_ dys: [Tensor?]) -> [Tensor]
+}
+
+extension Layer {
+    var trainableParams: [Param] { trainable ? params : [] }
+
+    /// config plus what LayerRegistry.make reads for every layer: trainable, written when false.
+    var savedConfig: JSON {
+        guard !trainable, var c = config.objectValue else { return config }
+        c["trainable"] = false
+        return .object(c)
+    }
 }

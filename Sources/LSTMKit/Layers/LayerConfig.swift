@@ -1,7 +1,14 @@
-/// Typed reads from a layer's JSON config, with errors that name the layer and the field.
+/// Typed reads from a layer's JSON config, with errors that name the layer and the field. Every
+/// key asked for is noted (whether present or not: those are the keys the reader knows), so that
+/// once the layer is made, refuseUnknownKeys can refuse what nobody read: a misspelt
+/// 'return_sequence' would otherwise leave the layer at its default without a word.
 struct LayerConfig {
     let json: [String: JSON]
     let className: String
+    /// Shared by the copies of this config handed to a layer's init and its superclass's.
+    private let known = KnownKeys()
+
+    private final class KnownKeys { var keys = Set<String>() }
 
     init(_ json: JSON?, className: String) throws {
         guard let json else { self.init(fields: [:], className: className); return }
@@ -45,14 +52,71 @@ struct LayerConfig {
         self.className = className
     }
 
+    /// The value of a key, noted as known; nil when absent.
+    func value(_ key: String) -> JSON? {
+        known.keys.insert(key)
+        return json[key]
+    }
+
+    /// Notes keys a reader accepts without reading them here: Keras options that do not change
+    /// what is computed (implementation), or whose values the init checks elsewhere (the
+    /// initializers, regularizers and constraints, which refuseUnimplementedKerasOptions checks
+    /// for every key of those names).
+    func accept(_ keys: [String]) { known.keys.formUnion(keys) }
+
+    /// Notes <weight>_initializer, <weight>_regularizer and <weight>_constraint for each weight.
+    func acceptWeightOptions(_ weights: [String]) {
+        accept(weights.flatMap { ["\($0)_initializer", "\($0)_regularizer", "\($0)_constraint"] })
+    }
+
+    /// A key Keras writes that must have its default value here, with the reason if not.
+    func requireDefault(_ key: String, _ isDefault: (JSON) -> Bool, _ why: String) throws {
+        if let v = value(key), !v.isNull, !isDefault(v) { throw fail(key, "= \(v.serialized()) is not supported (\(why))") }
+    }
+
+    /// Keys every Keras layer config may carry: the base Layer's name, trainable, dtype (checked
+    /// by checkLayerDType) and activity_regularizer, and the input shapes (only the first
+    /// layer's are used; Keras also ignores them on later layers).
+    static let baseLayerKeys = ["name", "trainable", "dtype", "activity_regularizer",
+                                "input_shape", "batch_input_shape", "batch_shape", "batch_size"]
+
+    /// Throws .badConfig naming the first key (in sorted order) that no reader asked for, with
+    /// the nearest known key when one is close. `extra`: keys the caller accepts besides.
+    func refuseUnknownKeys(extra: [String] = []) throws {
+        let allowed = known.keys.union(extra)
+        for key in json.keys.sorted() where !allowed.contains(key) {
+            var message = "\(className): unknown config key '\(key)'"
+            if let near = nearestKey(key, in: allowed) { message += " (did you mean '\(near)'?)" }
+            throw LSTMKitError(.badConfig, message)
+        }
+    }
+
+    /// Keras's dtype on a layer (a name, or Keras 3's DTypePolicy object): float32 only, as the
+    /// engine computes in float32; mixed_bfloat16 is compile's dtype_policy here.
+    func checkLayerDType() throws {
+        guard let v = value("dtype"), !v.isNull else { return }
+        let name = v.stringValue ?? v["config"]?["name"]?.stringValue
+        guard name == "float32" else {
+            throw fail("dtype", "= \(v.serialized()) is not supported (only float32; for mixed_bfloat16 set compile's dtype_policy)")
+        }
+    }
+
+    /// A required key is absent: a misspelling of it is the likely cause, so it is named.
+    private func missing(_ key: String) -> LSTMKitError {
+        for given in json.keys.sorted() where nearestKey(given, in: [key]) != nil {
+            return fail(key, "is required (the config has '\(given)': did you mean '\(key)'?)")
+        }
+        return fail(key, "is required")
+    }
+
     private func fail(_ key: String, _ what: String) -> LSTMKitError {
         LSTMKitError(.badConfig, "\(className): '\(key)' \(what)")
     }
 
     func int(_ key: String, default def: Int? = nil, min: Int = 1, max: Int = 1 << 28) throws -> Int {
-        guard let v = json[key], !v.isNull else {
+        guard let v = value(key), !v.isNull else {
             if let def { return def }
-            throw fail(key, "is required")
+            throw missing(key)
         }
         guard let i = v.intValue else { throw fail(key, "must be an integer") }
         guard i >= min && i <= max else { throw fail(key, "must be between \(min) and \(max), got \(i)") }
@@ -61,7 +125,7 @@ struct LayerConfig {
 
     func float(_ key: String, default def: Float, min: Float = -.infinity, max: Float = .infinity,
                maxInclusive: Bool = true) throws -> Float {
-        guard let v = json[key], !v.isNull else { return def }
+        guard let v = value(key), !v.isNull else { return def }
         guard let d = v.doubleValue, d.isFinite else { throw fail(key, "must be a number") }
         let f = Float(d)
         guard f >= min && (maxInclusive ? f <= max : f < max) else {
@@ -71,28 +135,57 @@ struct LayerConfig {
     }
 
     func bool(_ key: String, default def: Bool) throws -> Bool {
-        guard let v = json[key], !v.isNull else { return def }
+        guard let v = value(key), !v.isNull else { return def }
         guard let b = v.boolValue else { throw fail(key, "must be true or false") }
         return b
     }
 
     func string(_ key: String, default def: String?) throws -> String? {
-        guard let v = json[key], !v.isNull else { return def }
+        guard let v = value(key), !v.isNull else { return def }
         guard let s = v.stringValue else { throw fail(key, "must be a string") }
         return s
     }
 
     /// Keras's input_shape / batch_input_shape given on a layer, without the batch dimension.
     func inputShape() throws -> FeatureShape? {
-        if let v = json["input_shape"], !v.isNull { return try parseShape(v, key: "input_shape", dropFirst: false) }
-        if let v = json["batch_input_shape"], !v.isNull { return try parseShape(v, key: "batch_input_shape", dropFirst: true) }
-        if let v = json["batch_shape"], !v.isNull { return try parseShape(v, key: "batch_shape", dropFirst: true) }
+        if let v = value("input_shape"), !v.isNull { return try parseShape(v, key: "input_shape", dropFirst: false) }
+        if let v = value("batch_input_shape"), !v.isNull { return try parseShape(v, key: "batch_input_shape", dropFirst: true) }
+        if let v = value("batch_shape"), !v.isNull { return try parseShape(v, key: "batch_shape", dropFirst: true) }
         return nil
     }
 
     private func parseShape(_ v: JSON, key: String, dropFirst: Bool) throws -> FeatureShape {
         try parseFeatureShape(v, what: "\(className): '\(key)'", dropFirst: dropFirst)
     }
+}
+
+/// The known key nearest to `key` by edit distance, when it is near enough to be a misspelling
+/// (at most a third of the key's length, and at least 1): 'return_sequence' -> 'return_sequences'.
+func nearestKey(_ key: String, in known: Set<String>) -> String? {
+    let limit = max(1, key.count / 3)
+    var best: (String, Int)? = nil
+    for candidate in known.sorted() {
+        let d = editDistance(key, candidate)
+        if d <= limit && d < (best?.1 ?? Int.max) { best = (candidate, d) }
+    }
+    return best?.0
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions) over characters.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    var row = Array(0...b.count)
+    for i in 1...a.count {
+        var previous = row[0]
+        row[0] = i
+        for j in stride(from: 1, through: b.count, by: 1) {
+            let substitution = previous + (a[i - 1] == b[j - 1] ? 0 : 1)
+            previous = row[j]
+            row[j] = Swift.min(substitution, row[j] + 1, row[j - 1] + 1)
+        }
+    }
+    return row[b.count]
 }
 
 func parseFeatureShape(_ v: JSON, what: String, dropFirst: Bool) throws -> FeatureShape {

@@ -5,6 +5,7 @@ final class Masking: Layer {
     let name: String
     var className: String { "Masking" }
     let maskValue: Float
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var keep: [Float] = []   // (B, T) the mask of the last forward

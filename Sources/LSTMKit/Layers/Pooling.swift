@@ -20,6 +20,7 @@ final class GlobalMaxPooling1D: Layer {
     let name: String
     var className: String { "GlobalMaxPooling1D" }
     let keepdims: Bool
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var argmaxT: [Int] = []     // (B, C) the step that won, for backward
@@ -74,6 +75,7 @@ final class GlobalAveragePooling1D: Layer {
     let name: String
     var className: String { "GlobalAveragePooling1D" }
     let keepdims: Bool
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var weights: [Float] = []   // (B, T) each step's weight in its row's mean
@@ -150,6 +152,7 @@ final class MaxPooling1D: Layer {
     let poolSize: Int
     let strides: Int
     let same: Bool
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var argmaxT: [Int] = []     // (B, T', C) input step of each output's maximum

@@ -40,15 +40,35 @@ enum LayerRegistry {
         return make
     }
 
+    /// Every layer is made here, a wrapper's inner layers too: the class's init reads its keys,
+    /// then the keys every layer shares (trainable, dtype), then any key nobody read is refused
+    /// (LayerConfig.refuseUnknownKeys), so a misspelt option fails instead of being ignored.
+    /// twoOutputs: Bidirectional may give two outputs (merge_mode None), in a functional graph.
+    static func make(_ className: String, _ name: String, _ config: LayerConfig, twoOutputs: Bool = false) throws -> Layer {
+        var layer: Layer
+        if className == "Bidirectional" && twoOutputs {
+            layer = try Bidirectional(name: name, config: config, allowTwoOutputs: true)
+        } else {
+            layer = try maker(className, what: "")(name, config)
+        }
+        layer.trainable = try config.bool("trainable", default: true)
+        try config.checkLayerDType()
+        try config.refuseUnknownKeys(extra: LayerConfig.baseLayerKeys)
+        return layer
+    }
+
+    /// Keras's InputLayer config keys; sparse and ragged describe Keras's tensors, not the values.
+    static let inputLayerKeys = ["name", "dtype", "batch_shape", "batch_input_shape", "input_shape",
+                                 "batch_size", "sparse", "ragged", "optional"]
+
     /// A layer for a functional graph, where Bidirectional may give two outputs (merge_mode None).
     static func makeGraphLayer(_ className: String, _ name: String, _ config: LayerConfig) throws -> Layer {
-        if className == "Bidirectional" { return try Bidirectional(name: name, config: config, allowTwoOutputs: true) }
-        return try maker(className, what: "")(name, config)
+        try make(className, name, config, twoOutputs: true)
     }
 
     /// A new, unbuilt layer of the same class and configuration (for worker copies).
     static func makeLayer(like layer: Layer) throws -> Layer {
-        try makeGraphLayer(layer.className, layer.name, LayerConfig(layer.config, className: layer.className))
+        try makeGraphLayer(layer.className, layer.name, LayerConfig(layer.savedConfig, className: layer.className))
     }
 
     /// Keras's to_snake_case for default layer names: "_" before a capitalised word that

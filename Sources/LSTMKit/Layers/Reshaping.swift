@@ -4,6 +4,7 @@ final class RepeatVector: Layer {
     let name: String
     var className: String { "RepeatVector" }
     let n: Int
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var inShape: [Int] = []
@@ -62,6 +63,7 @@ final class RepeatVector: Layer {
 final class Flatten: Layer {
     let name: String
     var className: String { "Flatten" }
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var inShape: [Int] = []
@@ -100,6 +102,7 @@ final class SpatialDropout1D: Layer {
     let name: String
     var className: String { "SpatialDropout1D" }
     let rate: Float
+    var trainable = true
     var params: [Param] { [] }
     var isBuilt: Bool { true }
     private var keep: [Float] = []   // (B, C) scale of the last training forward; empty = identity
@@ -107,6 +110,8 @@ final class SpatialDropout1D: Layer {
     init(name: String, config: LayerConfig) throws {
         self.name = name
         rate = try config.float("rate", default: 0.5, min: 0, max: 1, maxInclusive: false)
+        config.accept(["seed"])
+        try config.requireDefault("noise_shape", { _ in false }, "only null, one mask per channel")
     }
 
     var config: JSON { .object(["name": .string(name), "rate": .number(Double(rate))]) }

@@ -24,16 +24,18 @@ final class TimeDistributed: WrapperLayer {
     let layer: Layer
     var wrapped: [Layer] { [layer] }
     var params: [Param] { layer.params }
+    var trainable = true
+    var trainableParams: [Param] { trainable ? layer.trainableParams : [] }
     var isBuilt: Bool { layer.isBuilt }
     private var inShape: [Int] = []
 
     init(name: String, config: LayerConfig) throws {
         self.name = name
-        guard let item = config.json["layer"], let rawClass = item["class_name"]?.stringValue else {
+        guard let item = config.value("layer"), let rawClass = item["class_name"]?.stringValue else {
             throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
         }
         let className = LayerRegistry.canonical(rawClass)
-        let make = try LayerRegistry.maker(className, what: "\(name): ")
+        _ = try LayerRegistry.maker(className, what: "\(name): ")
         guard className != "Embedding" else {
             throw LSTMKitError(.badConfig, "\(name): Embedding cannot be wrapped (token ids must come first)")
         }
@@ -41,12 +43,12 @@ final class TimeDistributed: WrapperLayer {
         var innerName = try innerConfig.string("name", default: nil) ?? ""
         if innerName.isEmpty { innerName = LayerRegistry.snakeCase(className) }
         guard !innerName.contains("/") else { throw LSTMKitError(.badConfig, "\(name): a layer name may not contain '/'") }
-        layer = try make(innerName, innerConfig)
+        layer = try LayerRegistry.make(className, innerName, innerConfig)
     }
 
     var config: JSON {
         .object(["name": .string(name),
-                 "layer": .object(["class_name": .string(layer.className), "config": layer.config])])
+                 "layer": .object(["class_name": .string(layer.className), "config": layer.savedConfig])])
     }
 
     private func innerShape(_ input: FeatureShape) throws -> FeatureShape {

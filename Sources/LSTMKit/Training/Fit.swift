@@ -196,7 +196,7 @@ extension Model {
         if train {
             guard loss.isFinite else { throw LSTMKitError(.numeric, "the loss became \(loss)") }
             sumWorkerGradients(parts.count)
-            let params = self.params
+            let params = trainableParams
             if let bad = params.first(where: { !allFinite($0.grad) }) {
                 throw LSTMKitError(.numeric, "the gradient of '\(bad.name)' became NaN or infinite (loss \(loss))")
             }

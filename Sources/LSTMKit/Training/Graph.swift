@@ -105,6 +105,7 @@ final class Graph {
                     throw LSTMKitError(.badConfig, "layer \(i): a functional model here has one input (the C API passes one x)")
                 }
                 guard let shape = try cfg.inputShape() else { throw LSTMKitError(.badConfig, "layer \(i): InputLayer '\(name)' needs a shape") }
+                try cfg.refuseUnknownKeys(extra: LayerRegistry.inputLayerKeys)
                 inputName = name
                 inputShape = shape
                 index[name] = -1
@@ -289,7 +290,7 @@ final class Graph {
                                                         "batch_shape": .array([.null] + input.map { $0.map { .number(Double($0)) } ?? .null })])])]
         for (layer, node) in zip(layers, nodes) {
             var entry: [String: JSON] = ["class_name": .string(layer.className), "name": .string(layer.name),
-                                         "config": layer.config,
+                                         "config": layer.savedConfig,
                                          "inbound_nodes": .array(node.inputs.dropLast(node.initialStates).map(refJSON))]
             if node.initialStates > 0 { entry["initial_state"] = .array(node.inputs.suffix(node.initialStates).map(refJSON)) }
             list.append(.object(entry))

@@ -93,9 +93,10 @@ final class Model {
             if className == "InputLayer" {
                 guard built.isEmpty else { throw LSTMKitError(.badConfig, "layer \(i): InputLayer must come first") }
                 input = try cfg.inputShape() ?? input
+                try cfg.refuseUnknownKeys(extra: LayerRegistry.inputLayerKeys)
                 continue
             }
-            let make = try LayerRegistry.maker(className, what: "layer \(i): ")
+            _ = try LayerRegistry.maker(className, what: "layer \(i): ")
             var layerName = try cfg.string("name", default: nil) ?? ""
             if layerName.isEmpty { layerName = names.next(for: className, avoiding: used) }
             guard !used.contains(layerName) else { throw LSTMKitError(.badConfig, "layer \(i): duplicate layer name '\(layerName)'") }
@@ -106,7 +107,7 @@ final class Model {
                 let len = try cfg.int("input_length", default: 0, min: 0)
                 input = [len == 0 ? nil : len]
             }
-            let layer = try make(layerName, cfg)
+            let layer = try LayerRegistry.make(className, layerName, cfg)
             if let r = layer as? RecurrentLayer, r.returnState {
                 throw LSTMKitError(.badConfig, "layer \(i): '\(layerName)' returns its states (return_state=true), several tensors a Sequential model cannot pass on; build a functional Model")
             }
@@ -137,6 +138,32 @@ final class Model {
     var params: [Param] { layers.flatMap { $0.params } }
     var paramCount: Int { params.reduce(0) { $0 + $1.count } }
     var weightNames: [String] { layers.flatMap { $0.weightPaths } }
+    /// The weights the optimizer updates (Keras's trainable_weights), in `params` order: those
+    /// of the layers not frozen with trainable=false.
+    var trainableParams: [Param] { layers.flatMap { $0.trainableParams } }
+    var trainableParamCount: Int { trainableParams.reduce(0) { $0 + $1.count } }
+    /// trainableParams with their names, which key the optimizer's state in a model file.
+    var trainableWeights: [(name: String, param: Param)] {
+        let trainable = Set(trainableParams.map(ObjectIdentifier.init))
+        return zip(weightNames, params).filter { trainable.contains(ObjectIdentifier($0.1)) }.map { (name: $0.0, param: $0.1) }
+    }
+
+    /// Keras's layer.trainable = value for the top-level layer named `layer`. Takes effect at
+    /// the next fit; when it changes which weights train, an optimizer that has taken steps
+    /// starts again from its config (as Keras's compile after changing trainable does), so no
+    /// state is kept for weights it no longer updates or missing for ones it now does.
+    func setTrainable(layer: String, _ value: Bool) throws {
+        guard let l = layers.first(where: { $0.name == layer }) else {
+            throw LSTMKitError(.invalidArgument, "model '\(name)' has no layer '\(layer)' (layers: \(layers.map { $0.name }.joined(separator: ", ")))")
+        }
+        let before = trainableParams.map(ObjectIdentifier.init)
+        l.trainable = value
+        for copy in workerLayers { copy.first(where: { $0.name == layer })?.trainable = value }
+        if let c = compiled, c.optimizer.iterations > 0, trainableParams.map(ObjectIdentifier.init) != before {
+            compiled = CompileSettings(loss: c.loss, optimizer: try makeOptimizer(c.optimizer.config),
+                                       metricIdentifiers: c.metricIdentifiers, metrics: c.metrics, dtypePolicy: c.dtypePolicy)
+        }
+    }
 
     /// The input shape to feed the model: the configured one, with open lengths filled in from
     /// the data it was trained on; nil entries stay open.
@@ -213,6 +240,14 @@ final class Model {
 
     func compile(_ json: JSON) throws {
         guard let obj = json.objectValue else { throw LSTMKitError(.badConfig, "compile settings must be a JSON object") }
+        // Keras's get_compile_config keys: run_eagerly and jit_compile (and auto_scale_loss, for
+        // float16) change how Keras runs, not the results; the rest must be at the default.
+        let keys = try LayerConfig(json, className: "compile")
+        keys.accept(["optimizer", "loss", "metrics", "dtype_policy", "run_eagerly", "jit_compile", "auto_scale_loss"])
+        try keys.requireDefault("loss_weights", { _ in false }, "one output, one loss")
+        try keys.requireDefault("weighted_metrics", { $0.arrayValue?.isEmpty == true }, "sample weights are not supported")
+        try keys.requireDefault("steps_per_execution", { $0.doubleValue == 1 }, "callbacks run after every batch")
+        try keys.refuseUnknownKeys()
         guard let lossName = obj["loss"]?.stringValue else {
             throw LSTMKitError(.badConfig, "compile settings need 'loss' (a string)")
         }
@@ -249,7 +284,7 @@ final class Model {
             return .object(c)
         }
         var top: [String: JSON] = ["name": .string(name),
-                                   "layers": .array(layers.map { .object(["class_name": .string($0.className), "config": $0.config]) })]
+                                   "layers": .array(layers.map { .object(["class_name": .string($0.className), "config": $0.savedConfig]) })]
         if let shape = declaredInput ?? builtInput {
             top["input_shape"] = .array(shape.map { $0.map { .number(Double($0)) } ?? .null })
         }
@@ -288,6 +323,10 @@ final class Model {
     func backward(_ grad: [Float], fused: Bool, outputShape: [Int], through stack: [Layer]? = nil) {
         let all = stack ?? layers
         if let graph { return graph.backward(grad, fused: fused, layers: all) }
+        // Layers below the lowest one with weights to train need no gradient (a frozen
+        // Embedding first: its scatter into a gradient nobody reads is skipped). A frozen layer
+        // above it still passes the gradient on, computing its own weights' unused one.
+        guard let lowest = layers.indices.first(where: { !layers[$0].trainableParams.isEmpty }) else { return }
         var g: Tensor
         var rest = all[...]
         if fused, let dense = all.last as? Dense {
@@ -296,8 +335,8 @@ final class Model {
         } else {
             g = Tensor(shape: outputShape, data: grad)
         }
-        for layer in rest.reversed() {
-            g = layer.backward(g)
+        for i in rest.indices.reversed() where i >= lowest {
+            g = all[i].backward(g)
             if g.data.isEmpty { break }
         }
     }

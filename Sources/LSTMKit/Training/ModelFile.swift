@@ -29,12 +29,14 @@ extension Model {
         }
         if let optimizer = compiled?.optimizer, optimizer.iterations > 0 {
             metadata[Model.optimizerIterationsKey] = String(optimizer.iterations)
+            // Only the trainable weights have optimizer state, as in Keras.
+            let trainable = trainableWeights
             for slot in optimizer.slotNames {
                 let values = optimizer.slotValues(slot)
-                guard values.count == params.count else {
-                    throw LSTMKitError(.internal, "optimizer slot '\(slot)' has \(values.count) entries for \(params.count) weights")
+                guard values.count == trainable.count else {
+                    throw LSTMKitError(.internal, "optimizer slot '\(slot)' has \(values.count) entries for \(trainable.count) trainable weights")
                 }
-                for (key, (p, v)) in zip(weightNames, zip(params, values)) {
+                for ((key, p), v) in zip(trainable, values) {
                     tensors.append(TensorRecord(name: Model.optimizerTensorName(key, slot), shape: p.shape, values: v))
                 }
             }
@@ -83,7 +85,7 @@ extension Model {
             var slots: [String: [[Float]]] = [:]
             for slot in optimizer.slotNames {
                 var values: [[Float]] = []
-                for (key, p) in zip(model.weightNames, model.params) {
+                for (key, p) in model.trainableWeights {
                     let name = Model.optimizerTensorName(key, slot)
                     guard let t = byName[name] else { throw corrupt("optimizer state '\(name)' is missing") }
                     guard t.shape == p.shape else { throw corrupt("optimizer state '\(name)' has shape \(t.shape), its weight has \(p.shape)") }
@@ -95,7 +97,7 @@ extension Model {
                 }
                 slots[slot] = values
             }
-            optimizer.restore(iterations: iterations, slots: slots, params: model.params)
+            optimizer.restore(iterations: iterations, slots: slots, params: model.trainableParams)
         }
         guard used == tensors.count else { throw corrupt("it holds \(tensors.count - used) weights the configuration does not use") }
         return model

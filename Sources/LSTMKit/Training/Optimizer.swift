@@ -29,6 +29,10 @@ func makeOptimizer(_ json: JSON?) throws -> Optimizer {
     case .object(let o)?:
         name = o["class_name"]?.stringValue ?? o["name"]?.stringValue ?? "adam"
         if let inner = o["config"], inner.objectValue != nil {
+            // Keras's serialized form: what is beside the config only says where the class is.
+            for key in o.keys.sorted() where !["class_name", "config", "module", "registered_name"].contains(key) {
+                throw LSTMKitError(.badConfig, "optimizer: unknown key '\(key)' beside 'config' (class_name, config, module, registered_name)")
+            }
             config = inner
         } else {
             var rest = o
@@ -70,6 +74,14 @@ enum LearningRate {
         }
         var fields = o["config"]?.objectValue ?? o
         fields["class_name"] = nil
+        if o["config"]?.objectValue != nil {
+            for key in o.keys.sorted() where !["class_name", "config", "module", "registered_name"].contains(key) {
+                throw LSTMKitError(.badConfig, "ExponentialDecay: unknown key '\(key)' beside 'config' (class_name, config, module, registered_name)")
+            }
+        } else {
+            fields["module"] = nil
+            fields["registered_name"] = nil
+        }
         let c = try LayerConfig(.object(fields), className: "ExponentialDecay")
         guard fields["initial_learning_rate"] != nil, fields["decay_steps"] != nil, fields["decay_rate"] != nil else {
             throw LSTMKitError(.badConfig, "ExponentialDecay needs initial_learning_rate, decay_steps and decay_rate")
@@ -78,6 +90,7 @@ enum LearningRate {
                                  decaySteps: try c.int("decay_steps", max: 1 << 40),
                                  decayRate: try c.float("decay_rate", default: 1, min: 0),
                                  staircase: try c.bool("staircase", default: false))
+        try c.refuseUnknownKeys(extra: ["name"])
     }
 
     func value(at step: Int) -> Float {
@@ -117,9 +130,9 @@ class OptimizerBase: Optimizer {
 
     init(_ c: LayerConfig, className: String, defaultLearningRate: Float) throws {
         self.className = className
-        learningRate = try LearningRate(c.json["learning_rate"], default: defaultLearningRate)
+        learningRate = try LearningRate(c.value("learning_rate"), default: defaultLearningRate)
         func positive(_ key: String) throws -> Float? {
-            guard let v = c.json[key], !v.isNull else { return nil }
+            guard let v = c.value(key), !v.isNull else { return nil }
             let f = try c.float(key, default: 0, min: 0)
             return f > 0 ? f : nil
         }
@@ -129,6 +142,17 @@ class OptimizerBase: Optimizer {
         if [clipnorm, clipvalue, globalClipnorm].compactMap({ $0 }).count > 1 {
             throw LSTMKitError(.badConfig, "\(className): only one of clipnorm, clipvalue and global_clipnorm can be set")
         }
+        // The rest of what Keras's optimizers take: refused unless at the default, as they
+        // change the updates and are not implemented; ema_* mean nothing without use_ema,
+        // jit_compile and is_legacy_optimizer nothing here. Then any other key is unknown.
+        func zero(_ v: JSON) -> Bool { v.doubleValue == 0 }
+        try c.requireDefault("weight_decay", zero, "weight decay is not implemented")
+        try c.requireDefault("use_ema", { $0.boolValue == false }, "the moving average of the weights is not implemented")
+        try c.requireDefault("loss_scale_factor", { $0.doubleValue == 1 }, "loss scaling is not implemented")
+        try c.requireDefault("gradient_accumulation_steps", { $0.doubleValue == 1 }, "gradient accumulation is not implemented")
+        try c.requireDefault("decay", zero, "Keras 2's per-step learning rate decay is not implemented; use an ExponentialDecay learning_rate")
+        c.accept(["ema_momentum", "ema_overwrite_frequency", "jit_compile", "is_legacy_optimizer"])
+        try c.refuseUnknownKeys()
     }
 
     /// The subclass's own hyperparameters, for config.
@@ -146,7 +170,9 @@ class OptimizerBase: Optimizer {
 
     /// Creates the per-parameter slots (called when the parameter list first arrives).
     func createSlots(_ params: [Param]) {}
-    private var slotCount = -1
+    /// The weights the slots were made for, in order: a different list (a layer frozen or
+    /// unfrozen) makes new slots.
+    private var slotOwners: [ObjectIdentifier]? = nil
 
     var slotNames: [String] { [] }
     func slotValues(_ name: String) -> [[Float]] { [] }
@@ -155,7 +181,7 @@ class OptimizerBase: Optimizer {
 
     func restore(iterations: Int, slots: [String: [[Float]]], params: [Param]) {
         createSlots(params)
-        slotCount = params.count
+        slotOwners = params.map(ObjectIdentifier.init)
         for (name, values) in slots { setSlot(name, values) }
         self.iterations = iterations
     }
@@ -167,9 +193,10 @@ class OptimizerBase: Optimizer {
 
     func step(_ params: [Param]) {
         clip(params)
-        if slotCount != params.count {
+        let owners = params.map(ObjectIdentifier.init)
+        if slotOwners != owners {
             createSlots(params)
-            slotCount = params.count
+            slotOwners = owners
         }
         let lr = learningRate.value(at: iterations)
         for (k, p) in params.enumerated() {

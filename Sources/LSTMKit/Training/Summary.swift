@@ -59,10 +59,10 @@ extension Model {
             lines.append(line(row, "│"))
         }
         lines.append(rule("└", "┴", "┘", "─"))
-        let total = paramCount
+        let total = paramCount, trainable = trainableParamCount
         lines.append(" Total params: \(groupedThousands(total)) (\(memorySize(total * 4)))")
-        lines.append(" Trainable params: \(groupedThousands(total)) (\(memorySize(total * 4)))")
-        lines.append(" Non-trainable params: 0 (0.00 B)")
+        lines.append(" Trainable params: \(groupedThousands(trainable)) (\(memorySize(trainable * 4)))")
+        lines.append(" Non-trainable params: \(groupedThousands(total - trainable)) (\(memorySize((total - trainable) * 4)))")
         return lines.joined(separator: "\n") + "\n"
     }
 }

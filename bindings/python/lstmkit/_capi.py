@@ -172,6 +172,8 @@ lstmkit_model_fit_validation = _declare("lstmkit_model_fit_validation", c_int,
 lstmkit_model_build = _declare("lstmkit_model_build", c_int, [_handle, POINTER(c_int64), c_int32])
 # int lstmkit_model_reset_states(lstmkit_model *model, const char *layer_name);
 lstmkit_model_reset_states = _declare("lstmkit_model_reset_states", c_int, [_handle, c_char_p])
+# int lstmkit_model_set_trainable(lstmkit_model *model, const char *layer_name, int trainable);
+lstmkit_model_set_trainable = _declare("lstmkit_model_set_trainable", c_int, [_handle, c_char_p, c_int])
 # int lstmkit_model_evaluate(lstmkit_model *model, const lstmkit_array *x, const lstmkit_array *y,
 #                            int64_t batch_size, double *results, size_t capacity, size_t *count);
 lstmkit_model_evaluate = _declare("lstmkit_model_evaluate", c_int,

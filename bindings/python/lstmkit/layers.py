@@ -5,6 +5,8 @@ layer belongs to a built Sequential model, get_weights/set_weights reach the mod
 whose names start with the layer's name.
 """
 
+from . import _capi
+
 __all__ = ["Layer", "Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Masking", "Dense",
            "Dropout", "InputLayer", "Input", "deserialize",
            "RepeatVector", "TimeDistributed", "Flatten", "SpatialDropout1D", "GlobalMaxPooling1D",
@@ -38,13 +40,35 @@ def _activation(activation):
 class Layer:
     class_name = None
 
-    def __init__(self, name=None, input_shape=None, **kwargs):
+    def __init__(self, name=None, input_shape=None, trainable=True, **kwargs):
         self.name = name
         self.input_shape = _shape(input_shape)
-        # Other Keras arguments go to the library as given, so it can refuse what it lacks
-        # instead of the binding silently dropping them.
-        self._extra = dict(kwargs)
         self._model = None
+        self.trainable = trainable
+        # Other Keras arguments go to the library as given, so it can refuse what it lacks
+        # (BAD_CONFIG naming the key, a misspelling too) instead of the binding dropping them.
+        self._extra = dict(kwargs)
+
+    @property
+    def trainable(self):
+        """Keras's layer.trainable: False freezes the layer's weights (fit leaves them as they
+        are; gradients still flow through to the layers before). A layer of a model the library
+        holds already passes the change on at once, so it takes effect at the next fit whether
+        or not compile is called again; changing which weights train after fit restarts the
+        optimizer's state, as a new compile would."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        model = self._model
+        if model is None or model._handle is None:
+            return  # goes to the library with the config
+        if not any(layer is self for layer in model.layers):
+            raise ValueError("layer %r is inside a wrapper; set trainable on the wrapper (Bidirectional, "
+                             "TimeDistributed) of a model the library holds already" % (self.name,))
+        _capi.check(_capi.lstmkit_model_set_trainable(model._handle, self.name.encode("utf-8"),
+                                                      1 if self._trainable else 0))
 
     def _own_config(self):
         raise NotImplementedError
@@ -54,6 +78,8 @@ class Layer:
         if self.name is not None:
             config["name"] = self.name
         config.update(self._own_config())
+        if not self.trainable:
+            config["trainable"] = False
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
         config.update(self._extra)
@@ -497,7 +523,8 @@ def deserialize(item):
         # The newer layers' constructors take their config as keyword arguments.
         return cls(**config)
     layer = cls.__new__(cls)
-    Layer.__init__(layer, name=config.pop("name", None), input_shape=config.pop("input_shape", None))
+    Layer.__init__(layer, name=config.pop("name", None), input_shape=config.pop("input_shape", None),
+                   trainable=config.pop("trainable", True))
     if cls is Embedding:
         layer.input_dim = int(config.pop("input_dim"))
         layer.output_dim = int(config.pop("output_dim"))

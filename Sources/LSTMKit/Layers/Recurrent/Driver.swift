@@ -59,6 +59,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// Keras's zero_output_for_mask: masked steps output zeros instead of repeating the previous
     /// output (the state still carries). Bidirectional turns it on when returning sequences.
     var zeroOutputForMask = false
+    var trainable = true
     private(set) var inputDim = 0
     /// Set by the model when this layer reads an Embedding directly (RowPlan's shared padding row).
     var inputFromEmbedding = false
@@ -125,6 +126,15 @@ class RecurrentLayer: Layer, MultiIOLayer {
         }
         returnState = try config.bool("return_state", default: false)
         stateful = try config.bool("stateful", default: false)
+        // Keras's own: implementation picks kernels (same results), seed its dropout draws
+        // (the engine draws its own); unroll and the weight options are checked by LayerConfig.
+        config.acceptWeightOptions(["kernel", "recurrent", "bias"])
+        config.accept(["implementation", "seed", "unroll"])
+        try config.requireDefault("time_major", { $0.boolValue == false }, "inputs are (batch, timesteps, features)")
+        zeroOutputForMask = try config.bool("zero_output_for_mask", default: false)
+        if zeroOutputForMask && !returnSequences {
+            throw LSTMKitError(.badConfig, "\(name): 'zero_output_for_mask' = true is supported with return_sequences=true only")
+        }
     }
 
     /// States per row: h, plus LSTM's c.
@@ -260,6 +270,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         for (k, v) in cellConfig { c[k] = v }
         if returnState { c["return_state"] = true }
         if stateful { c["stateful"] = true }
+        if zeroOutputForMask { c["zero_output_for_mask"] = true }
         return .object(c)
     }
 
