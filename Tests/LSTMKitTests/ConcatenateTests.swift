@@ -4,7 +4,7 @@ import XCTest
 /// Concatenate(axis=-1): values side by side, the gradient split back, Keras 3's output mask.
 final class ConcatenateTests: XCTestCase {
     func layer() throws -> Concatenate {
-        try Concatenate(name: "concatenate", config: LayerConfig(["axis": -1], className: "Concatenate"))
+        try Concatenate(name: "concatenate", config: ConfigReader(["axis": -1], className: "Concatenate"))
     }
 
     func testValuesAndGradientSplit() throws {

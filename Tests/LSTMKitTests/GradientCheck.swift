@@ -61,7 +61,7 @@ func checkLayerGradients(_ layer: Layer, x: Tensor, mask: [Float]? = nil, checkI
 /// weightsFollow: the caller sets every weight (the initializers are skipped; the orthogonal one
 /// takes seconds for a wide layer in a debug build).
 func makeLayer(_ cls: String, _ config: JSON, input: FeatureShape, seed: UInt64 = 7, weightsFollow: Bool = false) throws -> Layer {
-    let layer = try LayerRegistry.classes[cls]!("test_\(cls.lowercased())", LayerConfig(config, className: cls))
+    let layer = try LayerRegistry.classes[cls]!("test_\(cls.lowercased())", ConfigReader(config, className: cls))
     var rng = Rng(seed: seed)
     rng.weightsDiscarded = weightsFollow
     try layer.build(input: input, rng: &rng)

@@ -1,3 +1,16 @@
+/// Activation functions that Dense supports, named as in Keras.
+enum Activation: String {
+    case linear, relu, sigmoid, tanh, softmax
+
+    static func parse(_ name: String?, layer: String) throws -> Activation {
+        guard let name else { return .linear }
+        guard let a = Activation(rawValue: name) else {
+            throw LSTMKitError(.badConfig, "\(layer): unknown activation '\(name)' (linear, relu, sigmoid, tanh, softmax)")
+        }
+        return a
+    }
+}
+
 /// The element-wise activations shared by Dense and Conv1D, over a (rows, width) buffer.
 /// Softmax works on the last axis (width), as Keras does.
 func applyActivation(_ activation: Activation, _ p: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
@@ -29,7 +42,7 @@ func activationBackward(_ activation: Activation, dy: [Float], y: [Float], width
     return dz
 }
 
-extension LayerConfig {
+extension ConfigReader {
     /// An integer given either plainly or as a one-element list, as Keras's 1D layers store
     /// kernel_size, strides, pool_size and dilation_rate ((3,) in a saved config).
     func int1D(_ key: String, default def: Int? = nil, max: Int = 1 << 20) throws -> Int {

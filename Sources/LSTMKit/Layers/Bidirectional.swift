@@ -30,7 +30,7 @@ final class Bidirectional: Layer, MultiIOLayer {
         backwardLayer.prepareForward(backwardFollows: backwardFollows, inputEmbedding: inputEmbedding)
     }
 
-    init(name: String, config: LayerConfig, allowTwoOutputs: Bool = false) throws {
+    init(name: String, config: ConfigReader, allowTwoOutputs: Bool = false) throws {
         self.name = name
         guard let layer = config.value("layer"), let cls = layer["class_name"]?.stringValue else {
             throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
@@ -79,8 +79,8 @@ final class Bidirectional: Layer, MultiIOLayer {
         fwd["name"] = .string("forward_\(innerName)")
         bwd["name"] = .string("backward_\(innerName)")
         bwd["go_backwards"] = true
-        forwardLayer = try LayerRegistry.make(cls, "forward_\(innerName)", LayerConfig(.object(fwd), className: cls)) as! RecurrentLayer
-        backwardLayer = try LayerRegistry.make(cls, "backward_\(innerName)", LayerConfig(.object(bwd), className: cls)) as! RecurrentLayer
+        forwardLayer = try LayerRegistry.make(cls, "forward_\(innerName)", ConfigReader(.object(fwd), className: cls)) as! RecurrentLayer
+        backwardLayer = try LayerRegistry.make(cls, "backward_\(innerName)", ConfigReader(.object(bwd), className: cls)) as! RecurrentLayer
         forwardLayer.weightPrefix = "forward_\(innerName)/"
         backwardLayer.weightPrefix = "backward_\(innerName)/"
         forwardLayer.zeroOutputForMask = forwardLayer.returnSequences

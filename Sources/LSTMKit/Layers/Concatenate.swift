@@ -11,7 +11,7 @@ final class Concatenate: MultiIOLayer {
     private var widths: [Int] = []     // last dimension of each input, from the last forward
     private var inShapes: [[Int]] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         let axis = try config.int("axis", default: -1, min: -8, max: 8)
         guard axis == -1 else { throw LSTMKitError(.badConfig, "\(name): only axis=-1 is supported") }

@@ -27,7 +27,7 @@ final class Conv1D: Layer {
     private var inShape: [Int] = []
     private var outSteps = 0, padLeft = 0
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         filters = try config.int("filters", max: 1 << 16)
         kernelSize = try config.int1D("kernel_size", max: 1 << 12)

@@ -22,7 +22,7 @@ final class Dense: Layer {
     var keepsLogits = false
     private var outShape: [Int] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         units = try config.int("units", max: 1 << 20)
         activation = try Activation.parse(config.string("activation", default: nil), layer: name)
@@ -143,7 +143,7 @@ final class Dropout: Layer {
     var isBuilt: Bool { true }
     private var keep: [Float] = []   // scale per element of the last training forward; empty = identity
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         rate = try config.float("rate", default: 0.5, min: 0, max: 1, maxInclusive: false)
         // The masks are the engine's own draws whatever Keras's seed was.

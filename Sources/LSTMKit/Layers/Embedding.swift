@@ -12,7 +12,7 @@ final class Embedding: Layer {
     /// (B*T) ids of the last forward, for backward and for the recurrent layer reading them
     private(set) var ids: [Int32] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         // ids travel as Float, exact up to 2^24
         inputDim = try config.int("input_dim", max: 1 << 24)

@@ -10,7 +10,7 @@ final class Masking: Layer {
     var isBuilt: Bool { true }
     private var keep: [Float] = []   // (B, T) the mask of the last forward
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         maskValue = try config.float("mask_value", default: 0)
     }

@@ -7,7 +7,7 @@ private func requireSequence(_ input: FeatureShape, _ name: String) throws -> In
     return c
 }
 
-private func checkChannelsLast(_ config: LayerConfig, _ name: String) throws {
+private func checkChannelsLast(_ config: ConfigReader, _ name: String) throws {
     let format = try config.choice("data_format", default: "channels_last", ["channels_last", "channels_first"])
     guard format == "channels_last" else {
         throw LSTMKitError(.badConfig, "\(name): only data_format 'channels_last' is supported")
@@ -26,7 +26,7 @@ final class GlobalMaxPooling1D: Layer {
     private var argmaxT: [Int] = []     // (B, C) the step that won, for backward
     private var inShape: [Int] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         try checkChannelsLast(config, name)
         keepdims = try config.bool("keepdims", default: false)
@@ -81,7 +81,7 @@ final class GlobalAveragePooling1D: Layer {
     private var weights: [Float] = []   // (B, T) each step's weight in its row's mean
     private var inShape: [Int] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         try checkChannelsLast(config, name)
         keepdims = try config.bool("keepdims", default: false)
@@ -158,7 +158,7 @@ final class MaxPooling1D: Layer {
     private var argmaxT: [Int] = []     // (B, T', C) input step of each output's maximum
     private var inShape: [Int] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         try checkChannelsLast(config, name)
         poolSize = try config.int1D("pool_size", default: 2)

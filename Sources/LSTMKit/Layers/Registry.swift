@@ -1,7 +1,7 @@
 /// The layer classes a config may name, Keras's other names for them, and Keras's default layer
 /// names. Model, Graph and the wrappers (Bidirectional, TimeDistributed) create layers only here.
 enum LayerRegistry {
-    typealias Make = (_ name: String, _ config: LayerConfig) throws -> Layer
+    typealias Make = (_ name: String, _ config: ConfigReader) throws -> Layer
 
     static let classes: [String: Make] = [
         "Embedding": { try Embedding(name: $0, config: $1) },
@@ -42,9 +42,9 @@ enum LayerRegistry {
 
     /// Every layer is made here, a wrapper's inner layers too: the class's init reads its keys,
     /// then the keys every layer shares (trainable, dtype), then any key nobody read is refused
-    /// (LayerConfig.refuseUnknownKeys), so a misspelt option fails instead of being ignored.
+    /// (ConfigReader.refuseUnknownKeys), so a misspelt option fails instead of being ignored.
     /// twoOutputs: Bidirectional may give two outputs (merge_mode None), in a functional graph.
-    static func make(_ className: String, _ name: String, _ config: LayerConfig, twoOutputs: Bool = false) throws -> Layer {
+    static func make(_ className: String, _ name: String, _ config: ConfigReader, twoOutputs: Bool = false) throws -> Layer {
         var layer: Layer
         if className == "Bidirectional" && twoOutputs {
             layer = try Bidirectional(name: name, config: config, allowTwoOutputs: true)
@@ -53,7 +53,7 @@ enum LayerRegistry {
         }
         layer.trainable = try config.bool("trainable", default: true)
         try config.checkLayerDType()
-        try config.refuseUnknownKeys(extra: LayerConfig.baseLayerKeys)
+        try config.refuseUnknownKeys(extra: ConfigReader.baseLayerKeys)
         return layer
     }
 
@@ -62,13 +62,13 @@ enum LayerRegistry {
                                  "batch_size", "sparse", "ragged", "optional"]
 
     /// A layer for a functional graph, where Bidirectional may give two outputs (merge_mode None).
-    static func makeGraphLayer(_ className: String, _ name: String, _ config: LayerConfig) throws -> Layer {
+    static func makeGraphLayer(_ className: String, _ name: String, _ config: ConfigReader) throws -> Layer {
         try make(className, name, config, twoOutputs: true)
     }
 
     /// A new, unbuilt layer of the same class and configuration (for worker copies).
     static func makeLayer(like layer: Layer) throws -> Layer {
-        try makeGraphLayer(layer.className, layer.name, LayerConfig(layer.savedConfig, className: layer.className))
+        try makeGraphLayer(layer.className, layer.name, ConfigReader(layer.savedConfig, className: layer.className))
     }
 
     /// Keras's to_snake_case for default layer names: "_" before a capitalised word that

@@ -9,7 +9,7 @@ final class RepeatVector: Layer {
     var isBuilt: Bool { true }
     private var inShape: [Int] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         n = try config.int("n", max: 1 << 24)
     }
@@ -68,7 +68,7 @@ final class Flatten: Layer {
     var isBuilt: Bool { true }
     private var inShape: [Int] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         let format = try config.choice("data_format", default: "channels_last", ["channels_last", "channels_first"])
         guard format == "channels_last" else {
@@ -107,7 +107,7 @@ final class SpatialDropout1D: Layer {
     var isBuilt: Bool { true }
     private var keep: [Float] = []   // (B, C) scale of the last training forward; empty = identity
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         rate = try config.float("rate", default: 0.5, min: 0, max: 1, maxInclusive: false)
         config.accept(["seed"])

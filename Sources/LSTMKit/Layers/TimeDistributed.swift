@@ -29,7 +29,7 @@ final class TimeDistributed: WrapperLayer {
     var isBuilt: Bool { layer.isBuilt }
     private var inShape: [Int] = []
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         self.name = name
         guard let item = config.value("layer"), let rawClass = item["class_name"]?.stringValue else {
             throw LSTMKitError(.badConfig, "\(name): 'layer' must be {\"class_name\": ..., \"config\": {...}}")
@@ -39,7 +39,7 @@ final class TimeDistributed: WrapperLayer {
         guard className != "Embedding" else {
             throw LSTMKitError(.badConfig, "\(name): Embedding cannot be wrapped (token ids must come first)")
         }
-        let innerConfig = try LayerConfig(item["config"], className: className)
+        let innerConfig = try ConfigReader(item["config"], className: className)
         var innerName = try innerConfig.string("name", default: nil) ?? ""
         if innerName.isEmpty { innerName = LayerRegistry.snakeCase(className) }
         guard !innerName.contains("/") else { throw LSTMKitError(.badConfig, "\(name): a layer name may not contain '/'") }

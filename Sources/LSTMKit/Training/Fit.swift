@@ -27,7 +27,7 @@ struct FitOptions {
 
     init() {}
     init(json: JSON?) throws {
-        let c = try LayerConfig(json, className: "fit options")
+        let c = try ConfigReader(json, className: "fit options")
         // Our own format, so a misspelt option is an error rather than silently ignored.
         for key in c.json.keys where !["epochs", "batch_size", "validation_split", "shuffle", "seed", "initial_epoch"].contains(key) {
             throw LSTMKitError(.badConfig, "fit options: unknown option '\(key)' (epochs, batch_size, validation_split, shuffle, seed, initial_epoch)")

@@ -94,7 +94,7 @@ final class Graph {
                 throw LSTMKitError(.badConfig, "layer \(i): 'class_name' (a string) is required")
             }
             cls = LayerRegistry.canonical(cls)
-            let cfg = try LayerConfig(entry["config"], className: cls)
+            let cfg = try ConfigReader(entry["config"], className: cls)
             guard let name = try entry["name"]?.stringValue ?? cfg.string("name", default: nil), !name.isEmpty else {
                 throw LSTMKitError(.badConfig, "layer \(i): every layer of a functional model needs a 'name'")
             }

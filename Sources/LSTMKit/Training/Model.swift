@@ -75,7 +75,7 @@ final class Model {
                 throw LSTMKitError(.badConfig, "layer \(i): 'class_name' (a string) is required")
             }
             className = LayerRegistry.canonical(className)
-            var cfg = try LayerConfig(entry["config"], className: className)
+            var cfg = try ConfigReader(entry["config"], className: className)
             // Keras creates a wrapped layer before its wrapper, so an unnamed inner layer takes
             // the next name of its class first: TimeDistributed(Dense) then Dense gives
             // time_distributed/dense and dense_1.
@@ -87,7 +87,7 @@ final class Model {
                     inner["config"] = .object(innerConfig)
                     var outer = cfg.json
                     outer["layer"] = .object(inner)
-                    cfg = try LayerConfig(.object(outer), className: className)
+                    cfg = try ConfigReader(.object(outer), className: className)
                 }
             }
             if className == "InputLayer" {
@@ -242,7 +242,7 @@ final class Model {
         guard let obj = json.objectValue else { throw LSTMKitError(.badConfig, "compile settings must be a JSON object") }
         // Keras's get_compile_config keys: run_eagerly and jit_compile (and auto_scale_loss, for
         // float16) change how Keras runs, not the results; the rest must be at the default.
-        let keys = try LayerConfig(json, className: "compile")
+        let keys = try ConfigReader(json, className: "compile")
         keys.accept(["optimizer", "loss", "metrics", "dtype_policy", "run_eagerly", "jit_compile", "auto_scale_loss"])
         try keys.requireDefault("loss_weights", { _ in false }, "one output, one loss")
         try keys.requireDefault("weighted_metrics", { $0.arrayValue?.isEmpty == true }, "sample weights are not supported")

@@ -82,7 +82,7 @@ enum LearningRate {
             fields["module"] = nil
             fields["registered_name"] = nil
         }
-        let c = try LayerConfig(.object(fields), className: "ExponentialDecay")
+        let c = try ConfigReader(.object(fields), className: "ExponentialDecay")
         guard fields["initial_learning_rate"] != nil, fields["decay_steps"] != nil, fields["decay_rate"] != nil else {
             throw LSTMKitError(.badConfig, "ExponentialDecay needs initial_learning_rate, decay_steps and decay_rate")
         }
@@ -128,7 +128,7 @@ class OptimizerBase: Optimizer {
     let globalClipnorm: Float?
     private(set) var iterations = 0
 
-    init(_ c: LayerConfig, className: String, defaultLearningRate: Float) throws {
+    init(_ c: ConfigReader, className: String, defaultLearningRate: Float) throws {
         self.className = className
         learningRate = try LearningRate(c.value("learning_rate"), default: defaultLearningRate)
         func positive(_ key: String) throws -> Float? {
@@ -264,7 +264,7 @@ final class Adam: OptimizerBase {
     private var v: [[Float]] = []
 
     init(config: JSON?) throws {
-        let c = try LayerConfig(config, className: "Adam")
+        let c = try ConfigReader(config, className: "Adam")
         beta1 = try c.float("beta_1", default: 0.9, min: 0, max: 1, maxInclusive: false)
         beta2 = try c.float("beta_2", default: 0.999, min: 0, max: 1, maxInclusive: false)
         epsilon = try c.float("epsilon", default: 1e-7, min: 0)
@@ -307,7 +307,7 @@ final class SGD: OptimizerBase {
     private var m: [[Float]] = []
 
     init(config: JSON?) throws {
-        let c = try LayerConfig(config, className: "SGD")
+        let c = try ConfigReader(config, className: "SGD")
         momentum = try c.float("momentum", default: 0, min: 0, max: 1)
         nesterov = try c.bool("nesterov", default: false)
         try super.init(c, className: "sgd", defaultLearningRate: 0.01)
@@ -348,7 +348,7 @@ final class RMSprop: OptimizerBase {
     private var average: [[Float]] = []
 
     init(config: JSON?) throws {
-        let c = try LayerConfig(config, className: "RMSprop")
+        let c = try ConfigReader(config, className: "RMSprop")
         rho = try c.float("rho", default: 0.9, min: 0, max: 1)
         momentum = try c.float("momentum", default: 0, min: 0, max: 1)
         epsilon = try c.float("epsilon", default: 1e-7, min: 0)
@@ -426,7 +426,7 @@ final class Adagrad: OptimizerBase {
     private var accumulator: [[Float]] = []
 
     init(config: JSON?) throws {
-        let c = try LayerConfig(config, className: "Adagrad")
+        let c = try ConfigReader(config, className: "Adagrad")
         initialAccumulator = try c.float("initial_accumulator_value", default: 0.1, min: 0)
         epsilon = try c.float("epsilon", default: 1e-7, min: 0)
         try super.init(c, className: "adagrad", defaultLearningRate: 0.001)

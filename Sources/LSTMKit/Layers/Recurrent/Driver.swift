@@ -113,7 +113,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// projection and the kernel's gradient are computed once per row instead of once per step.
     private(set) var repeatedInput = false
 
-    init(name: String, config: LayerConfig, gates: Int) throws {
+    init(name: String, config: ConfigReader, gates: Int) throws {
         self.name = name
         gateCount = gates
         units = try config.int("units", max: 1 << 14)
@@ -127,7 +127,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         returnState = try config.bool("return_state", default: false)
         stateful = try config.bool("stateful", default: false)
         // Keras's own: implementation picks kernels (same results), seed its dropout draws
-        // (the engine draws its own); unroll and the weight options are checked by LayerConfig.
+        // (the engine draws its own); unroll and the weight options are checked by ConfigReader.
         config.acceptWeightOptions(["kernel", "recurrent", "bias"])
         config.accept(["implementation", "seed", "unroll"])
         try config.requireDefault("time_major", { $0.boolValue == false }, "inputs are (batch, timesteps, features)")

@@ -17,7 +17,7 @@ final class GRU: RecurrentLayer {
     private let rh = FloatBuffer()      // (T, B, H) r * h (times its recurrent mask), U_h's input (reset_before)
     private let drh = FloatBuffer()     // (B, H) dL/d(r * h) of the current step (reset_before)
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         resetAfter = try config.bool("reset_after", default: true)
         try super.init(name: name, config: config, gates: 3)
         let activation = try config.string("activation", default: "tanh")

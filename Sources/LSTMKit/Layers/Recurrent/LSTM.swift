@@ -18,7 +18,7 @@ final class LSTM: RecurrentLayer {
     private let padX = FloatBuffer()    // (B, 2H) the padding rows' [dc~, dh]
     private let sums = FloatBuffer()    // (2, H) their sums
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         unitForgetBias = try config.bool("unit_forget_bias", default: true)
         try super.init(name: name, config: config, gates: 4)
         let activation = try config.string("activation", default: "tanh")

@@ -7,7 +7,7 @@ final class SimpleRNN: RecurrentLayer {
     override var className: String { "SimpleRNN" }
     let activation: Activation
 
-    init(name: String, config: LayerConfig) throws {
+    init(name: String, config: ConfigReader) throws {
         activation = try Activation.parse(config.string("activation", default: "tanh"), layer: name)
         try super.init(name: name, config: config, gates: 1)
         guard activation != .softmax else {

@@ -1,8 +1,9 @@
-/// Typed reads from a layer's JSON config, with errors that name the layer and the field. Every
-/// key asked for is noted (whether present or not: those are the keys the reader knows), so that
-/// once the layer is made, refuseUnknownKeys can refuse what nobody read: a misspelt
-/// 'return_sequence' would otherwise leave the layer at its default without a word.
-struct LayerConfig {
+/// Typed reads from the JSON config of a layer (or an optimizer, a learning-rate schedule), with
+/// errors that name the class and the field. Every key asked for is noted (whether present or
+/// not: those are the keys the reader knows), so that once the layer is made, refuseUnknownKeys
+/// can refuse what nobody read: a misspelt 'return_sequence' would otherwise leave the layer at
+/// its default without a word.
+struct ConfigReader {
     let json: [String: JSON]
     let className: String
     /// Shared by the copies of this config handed to a layer's init and its superclass's.
@@ -15,7 +16,7 @@ struct LayerConfig {
         guard let object = json.objectValue else {
             throw LSTMKitError(.badConfig, "\(className): config must be a JSON object")
         }
-        try LayerConfig.refuseUnimplementedKerasOptions(object, className: className)
+        try ConfigReader.refuseUnimplementedKerasOptions(object, className: className)
         self.init(fields: object, className: className)
     }
 
@@ -203,18 +204,5 @@ func parseFeatureShape(_ v: JSON, what: String, dropFirst: Bool) throws -> Featu
             throw LSTMKitError(.badConfig, "\(what) entries must be positive integers or null")
         }
         return i
-    }
-}
-
-/// Activation functions that Dense supports, named as in Keras.
-enum Activation: String {
-    case linear, relu, sigmoid, tanh, softmax
-
-    static func parse(_ name: String?, layer: String) throws -> Activation {
-        guard let name else { return .linear }
-        guard let a = Activation(rawValue: name) else {
-            throw LSTMKitError(.badConfig, "\(layer): unknown activation '\(name)' (linear, relu, sigmoid, tanh, softmax)")
-        }
-        return a
     }
 }
