@@ -84,12 +84,7 @@ struct ConfigReader {
     /// Throws .badConfig naming the first key (in sorted order) that no reader asked for, with
     /// the nearest known key when one is close. `extra`: keys the caller accepts besides.
     func refuseUnknownKeys(extra: [String] = []) throws {
-        let allowed = known.keys.union(extra)
-        for key in json.keys.sorted() where !allowed.contains(key) {
-            var message = "\(className): unknown config key '\(key)'"
-            if let near = nearestKey(key, in: allowed) { message += " (did you mean '\(near)'?)" }
-            throw LSTMKitError(.badConfig, message)
-        }
+        try LSTMKit.refuseUnknownKeys(json, known: known.keys.union(extra), what: "\(className): unknown config key")
     }
 
     /// Keras's dtype on a layer (a name, or Keras 3's DTypePolicy object): float32 only, as the
@@ -157,6 +152,16 @@ struct ConfigReader {
 
     private func parseShape(_ v: JSON, key: String, dropFirst: Bool) throws -> FeatureShape {
         try parseFeatureShape(v, what: "\(className): '\(key)'", dropFirst: dropFirst)
+    }
+}
+
+/// Throws .badConfig "<what> '<key>'" for the first key of object (in sorted order) not in
+/// known, with the nearest known key when one is close.
+func refuseUnknownKeys(_ object: [String: JSON], known: Set<String>, what: String) throws {
+    for key in object.keys.sorted() where !known.contains(key) {
+        var message = "\(what) '\(key)'"
+        if let near = nearestKey(key, in: known) { message += " (did you mean '\(near)'?)" }
+        throw LSTMKitError(.badConfig, message)
     }
 }
 

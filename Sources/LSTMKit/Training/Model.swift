@@ -46,6 +46,7 @@ final class Model {
         guard let list = top["layers"]?.arrayValue else {
             throw LSTMKitError(.badConfig, "model config needs a 'layers' list")
         }
+        try Model.refuseUnknownModelKeys(top, functional: Graph.describes(top))
         name = try top["name"].map { v -> String in
             guard let s = v.stringValue else { throw LSTMKitError(.badConfig, "model 'name' must be a string") }
             return s
@@ -58,6 +59,7 @@ final class Model {
             graph = g
             layers = nodeLayers
             declaredInput = input
+            if top["trainable"]?.boolValue == false { for layer in layers { layer.trainable = false } }
             do {
                 try build(input: input)
             } catch let error as LSTMKitError where error.status == .invalidArgument && input.contains(where: { $0 == nil }) {
@@ -118,6 +120,7 @@ final class Model {
             throw LSTMKitError(.badConfig, "a model starting with Embedding takes input of shape (timesteps,), got \(input.count) dimensions")
         }
         layers = built
+        if top["trainable"]?.boolValue == false { for layer in layers { layer.trainable = false } }
         declaredInput = input
         if let input {
             do {
@@ -126,6 +129,31 @@ final class Model {
                 // A layer needs a length not known yet (Flatten then Dense after a variable-length
                 // Embedding): the model is built by the first data, as Keras builds on first call.
             }
+        }
+    }
+
+    /// The keys of a model config outside its layers' configs: ours, and those Keras's
+    /// get_config and to_json write (module, registered_name and build_config describe how Keras
+    /// rebuilds the object and change nothing computed here). trainable false freezes every
+    /// layer, as Keras's model.trainable = False does; dtype must be float32, as on a layer.
+    static func refuseUnknownModelKeys(_ top: [String: JSON], functional: Bool) throws {
+        var known: Set<String> = ["name", "layers", "trained_input_shape", "trainable", "dtype", "class_name",
+                                  "module", "registered_name", "build_config", "compile_config"]
+        known.formUnion(functional ? ["input_layers", "output_layers"] : ["input_shape", "build_input_shape"])
+        try refuseUnknownKeys(top, known: known, what: "model config: unknown key")
+        if let v = top["trainable"], !v.isNull, v.boolValue == nil {
+            throw LSTMKitError(.badConfig, "model config: 'trainable' must be true or false")
+        }
+        if let v = top["dtype"], !v.isNull, (v.stringValue ?? v["config"]?["name"]?.stringValue) != "float32" {
+            throw LSTMKitError(.badConfig, "model config: 'dtype' = \(v.serialized()) is not supported (only float32; for mixed_bfloat16 set compile's dtype_policy)")
+        }
+        var entryKeys: Set<String> = ["class_name", "config", "module", "registered_name", "build_config", "compile_config"]
+        if functional { entryKeys.formUnion(["name", "inbound_nodes", "initial_state"]) }
+        for (i, entry) in (top["layers"]?.arrayValue ?? []).enumerated() {
+            guard let object = entry.objectValue else {
+                throw LSTMKitError(.badConfig, "layer \(i): must be a JSON object with 'class_name' and 'config'")
+            }
+            try refuseUnknownKeys(object, known: entryKeys, what: "layer \(i): unknown key")
         }
     }
 

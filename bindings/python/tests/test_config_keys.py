@@ -192,3 +192,54 @@ def test_zero_output_for_mask_is_honoured_not_ignored():
     assert np.all(outs[1][masked] == 0)
     # the flag changed something: without it, row 0's padded tail repeats its last output
     assert np.all(np.abs(outs[0][0, 3:]).sum(axis=-1) > 0)
+
+
+# The model config around the layers: its own keys and each layer entry's.
+MODEL_CASES = [
+    ({"input_shap": [5], "layers": [EMB, LSTM2, OUT]}, "model config: unknown key 'input_shap'", "input_shape"),
+    ({"input_shape": [5], "layer": [EMB, LSTM2, OUT]}, "model config needs a 'layers' list", None),
+    ({"input_shape": [5], "layers": [EMB, {"class_name": "LSTM", "confg": {"units": 2}}, OUT]},
+     "layer 1: unknown key 'confg'", "config"),
+    ({"class_name": "Functional", "name": "f", "input_layer": [["x", 0, 0]], "output_layers": [["d", 0, 0]],
+      "layers": [{"class_name": "InputLayer", "name": "x", "config": {"batch_shape": [None, 5]}},
+                 {"class_name": "Dense", "name": "d", "config": {"units": 1}, "inbound_nodes": [["x", 0, 0]]}]},
+     "model config: unknown key 'input_layer'", "input_layers"),
+]
+
+
+@pytest.mark.parametrize("config,refused,suggested", MODEL_CASES)
+def test_unknown_keys_around_the_layers_are_refused_from_c(config, refused, suggested):
+    status, message = c_create(config)
+    assert status == C.E_BAD_CONFIG
+    assert refused in message
+    if suggested:
+        assert "did you mean '%s'" % suggested in message
+
+
+def test_a_keras_sequential_config_with_its_bookkeeping_keys_loads():
+    """What keras.Sequential.get_config() writes around the layers (Keras 3): module,
+    registered_name and build_config describe how Keras rebuilds the objects."""
+    wrap = lambda item: dict(item, module="keras.layers", registered_name=None,
+                             build_config={"input_shape": [None, 5]})
+    config = {"name": "sequential", "trainable": True, "dtype": "float32", "input_shape": [5],
+              "build_input_shape": [None, 5], "layers": [wrap(EMB), wrap(LSTM2), wrap(OUT)]}
+    assert c_create(config)[0] == C.OK
+    status, message = c_create(dict(config, dtype="float16"))
+    assert status == C.E_BAD_CONFIG and "'dtype'" in message
+
+
+def test_model_trainable_false_freezes_every_layer():
+    """Keras's model.trainable = False, as saved in the model's config: nothing trains."""
+    out = ctypes.c_void_p()
+    config = {"trainable": False, "input_shape": [5], "layers": [EMB, LSTM2, OUT]}
+    C.check(C.lstmkit_model_create(json.dumps(config).encode(), 1, ctypes.byref(out)))
+    try:
+        buf = ctypes.create_string_buffer(8192)
+        needed = ctypes.c_size_t()
+        C.check(C.lstmkit_model_summary(out, buf, len(buf), ctypes.byref(needed)))
+        summary = buf.value.decode()
+        total = 10 * 3 + 4 * 2 * (3 + 2 + 1) + 2 + 1
+        assert "Trainable params: 0" in summary
+        assert "Non-trainable params: %d" % total in summary.replace(",", "")
+    finally:
+        C.lstmkit_model_free(out)
