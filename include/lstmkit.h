@@ -90,9 +90,18 @@
  *
  * Threading
  * ---------
- * Different handles may be used from different threads at the same time. Calls on one handle
- * from several threads are serialised by the library (each waits for the one before; several
- * threads predicting on one model get the same results as one thread would). While
+ * Different handles may be used from different threads at the same time. On one model handle,
+ * calls that only read it run at the same time from several threads: lstmkit_model_predict,
+ * lstmkit_model_evaluate, the getters (summary, config, count_params, input_spec, weight_count,
+ * weight_info, get_weight, get_tokenizer) and lstmkit_model_save; their results are bitwise
+ * what the same calls give one after the other.
+ * Every other call on a model (compile, build, set_weight, set_tokenizer, reset_states, the text
+ * calls such as lstmkit_model_predict_texts) waits for the reading calls in progress, has the
+ * model to itself, and goes before reading calls that arrive while it waits. Predict and evaluate on a model with a stateful recurrent layer ("stateful": true)
+ * advance its carried states, so they too have the model to themselves: they run one at a time,
+ * in the order the threads get the model. Predict and evaluate on a model not built yet (its
+ * first call creates the weights) also run alone. Calls on one tokenizer handle are serialised
+ * (each waits for the one before). While
  * lstmkit_model_fit runs, other threads' calls on that model fail with LSTMKIT_E_WRONG_STATE
  * rather than wait for the whole fit. The progress callback runs on the thread that called
  * lstmkit_model_fit; from it, that model may be read, predicted with and saved, but not

@@ -78,6 +78,7 @@ void lk_spin_barrier_destroy(lk_spin_barrier *b);
 void lk_spin_barrier_wait(lk_spin_barrier *b, int parties);
 
 #include "lk_bf16.h"
+#include "lk_rows.h"
 #include "lk_f32.h"
 
 #endif

@@ -77,8 +77,15 @@ enum HandleRegistry {
     static func with<T: AnyObject, R>(_ handle: OpaquePointer?, as type: T.Type, _ what: String,
                                       _ access: HandleEntry.Access = .read,
                                       _ body: (T) throws -> R) throws -> R {
+        try with(handle, as: type, what, { _ in access }, body)
+    }
+
+    /// The same with the access chosen from the object (e.g. shared only once it is built).
+    static func with<T: AnyObject, R>(_ handle: OpaquePointer?, as type: T.Type, _ what: String,
+                                      _ access: (T) -> HandleEntry.Access,
+                                      _ body: (T) throws -> R) throws -> R {
         let (object, entry) = try self.entry(handle, as: type, what)
-        return try entry.use(access, what) { try body(object) }
+        return try entry.use(access(object), what) { try body(object) }
     }
 
     /// Returns false when the pointer was not a live handle (double free or foreign pointer).
@@ -99,56 +106,99 @@ enum HandleRegistry {
     static var count: Int { locked { live.count } }
 }
 
-/// One live handle: its object, a lock that serialises ordinary calls on it, and the thread (if
-/// any) that is training it. Training runs without the lock, so it is not held for minutes;
-/// instead the other threads' calls are refused with LSTMKIT_E_WRONG_STATE while it runs. The
-/// training thread itself may still call in from the progress callback (to read weights, save a
-/// checkpoint, predict), but not compile or fit again.
+/// One live handle: its object, a reader-writer lock for ordinary calls on it, and the thread
+/// (if any) that is training it. Calls that only read the object (.shared: predict, evaluate,
+/// the getters, save, a stream's steps) run at the same time as each other; every other call
+/// (.read, the default, and .reconfigure) has the object to itself, waiting for the calls in
+/// progress to finish, and calls that want it to themselves go before new shared ones, so a
+/// stream of predicts cannot starve set_weight. Training runs without the lock, so it is not
+/// held for minutes; instead the other threads' calls are refused with LSTMKIT_E_WRONG_STATE
+/// while it runs. The training thread itself may still call in from the progress callback (to
+/// read weights, save a checkpoint, predict), but not compile or fit again.
 final class HandleEntry {
     enum Access {
-        case read       // waits for other ordinary calls; allowed from the progress callback
-        case reconfigure // waits likewise; refused during training, even from the callback
-        case train      // fit: refused while anything else trains the handle
+        case shared      // runs beside other shared calls; allowed from the progress callback
+        case read        // has the object to itself; allowed from the progress callback
+        case reconfigure // has it to itself likewise; refused during training, even from the callback
+        case train       // fit: refused while anything else trains the handle
     }
 
     let object: AnyObject
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let changed: UnsafeMutablePointer<pthread_cond_t>
     private var trainer: pthread_t? = nil
+    private var readers = 0           // shared calls running
+    private var writing = false       // an exclusive call running
+    private var waitingWriters = 0    // exclusive calls and fits waiting for the readers to finish
 
     init(_ object: AnyObject) {
         self.object = object
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
+        changed = .allocate(capacity: 1)
+        pthread_cond_init(changed, nil)
     }
     deinit {
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
+        pthread_cond_destroy(changed)
+        changed.deallocate()
     }
 
     func use<R>(_ access: Access, _ what: String, _ body: () throws -> R) throws -> R {
         pthread_mutex_lock(mutex)
-        if let t = trainer {
-            let sameThread = pthread_equal(t, pthread_self()) != 0
+        let exclusive = access != .shared
+        if exclusive { waitingWriters += 1 }
+        while true {
+            if let t = trainer {
+                if exclusive { waitingWriters -= 1 }
+                let sameThread = pthread_equal(t, pthread_self()) != 0
+                pthread_mutex_unlock(mutex)
+                guard sameThread && (access == .read || access == .shared) else {
+                    throw LSTMKitError(.wrongState, sameThread
+                        ? "\(what) is being trained by this thread's lstmkit_model_fit; compile or fit it from the progress callback is not allowed"
+                        : "\(what) is being trained by another thread; calls on one handle must not overlap with its lstmkit_model_fit")
+                }
+                return try body()
+            }
+            if exclusive ? (!writing && readers == 0) : (!writing && waitingWriters == 0) { break }
+            pthread_cond_wait(changed, mutex)
+        }
+        switch access {
+        case .shared:
+            readers += 1
             pthread_mutex_unlock(mutex)
-            guard sameThread && access == .read else {
-                throw LSTMKitError(.wrongState, sameThread
-                    ? "\(what) is being trained by this thread's lstmkit_model_fit; compile or fit it from the progress callback is not allowed"
-                    : "\(what) is being trained by another thread; calls on one handle must not overlap with its lstmkit_model_fit")
+            defer {
+                pthread_mutex_lock(mutex)
+                readers -= 1
+                if readers == 0 { pthread_cond_broadcast(changed) }
+                pthread_mutex_unlock(mutex)
             }
             return try body()
-        }
-        if access == .train {
+        case .train:
+            waitingWriters -= 1
             trainer = pthread_self()
+            pthread_cond_broadcast(changed)   // shared calls waiting behind it fail now
             pthread_mutex_unlock(mutex)
             defer {
                 pthread_mutex_lock(mutex)
                 trainer = nil
+                pthread_cond_broadcast(changed)
+                pthread_mutex_unlock(mutex)
+            }
+            return try body()
+        case .read, .reconfigure:
+            waitingWriters -= 1
+            writing = true
+            pthread_mutex_unlock(mutex)
+            defer {
+                pthread_mutex_lock(mutex)
+                writing = false
+                pthread_cond_broadcast(changed)
                 pthread_mutex_unlock(mutex)
             }
             return try body()
         }
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
     }
 }
 

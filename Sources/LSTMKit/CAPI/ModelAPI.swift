@@ -7,6 +7,12 @@ private func withModel<R>(_ h: OpaquePointer?, _ access: HandleEntry.Access = .r
     try HandleRegistry.with(h, as: Model.self, "model", access, body)
 }
 
+/// For predict and evaluate: beside other shared calls once the model is built and has no
+/// stateful layer (whose carried states every predict advances), else to itself.
+private func withModelForPasses<R>(_ h: OpaquePointer?, _ body: (Model) throws -> R) throws -> R {
+    try HandleRegistry.with(h, as: Model.self, "model", { $0.runsPassesConcurrently ? .shared : .read }, body)
+}
+
 @_cdecl("lstmkit_version")
 public func lstmkit_version() -> Int32 { libraryVersion }
 
@@ -52,19 +58,19 @@ public func lstmkit_model_compile(_ h: OpaquePointer?, _ settings: UnsafePointer
 @_cdecl("lstmkit_model_summary")
 public func lstmkit_model_summary(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
                                   _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
-    apiCall { try writeText(withModel(h) { $0.summary }, buf, capacity, needed) }
+    apiCall { try writeText(withModel(h, .shared) { $0.summary }, buf, capacity, needed) }
 }
 
 @_cdecl("lstmkit_model_config")
 public func lstmkit_model_config(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: Int,
                                  _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
-    apiCall { try writeText(withModel(h) { $0.config.serialized() }, buf, capacity, needed) }
+    apiCall { try writeText(withModel(h, .shared) { $0.config.serialized() }, buf, capacity, needed) }
 }
 
 @_cdecl("lstmkit_model_count_params")
 public func lstmkit_model_count_params(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     apiCall {
-        let n = try withModel(h) { $0.paramCount }
+        let n = try withModel(h, .shared) { $0.paramCount }
         try requirePointer(out, "out").pointee = Int64(n)
     }
 }
@@ -73,7 +79,7 @@ public func lstmkit_model_count_params(_ h: OpaquePointer?, _ out: UnsafeMutable
 public func lstmkit_model_input_spec(_ h: OpaquePointer?, _ shape: UnsafeMutablePointer<Int64>?, _ capacity: Int32,
                                      _ ndim: UnsafeMutablePointer<Int32>?, _ dtype: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
-        let (known, ids) = try withModel(h) { m in (m.expectedInput, m.inputIsIds) }
+        let (known, ids) = try withModel(h, .shared) { m in (m.expectedInput, m.inputIsIds) }
         let dims = [-1] + (known ?? []).map { $0 ?? -1 }
         try writeShape(known == nil ? [-1] : dims, shape, capacity, ndim)
         dtype?.pointee = ids ? Int32(LSTMKIT_INT32) : Int32(LSTMKIT_FLOAT32)
@@ -165,7 +171,7 @@ public func lstmkit_model_evaluate(_ h: OpaquePointer?, _ x: UnsafePointer<lstmk
                                    _ count: UnsafeMutablePointer<Int>?) -> Int32 {
     apiCall {
         try require(batchSize >= 1 && batchSize <= 1 << 24, "batch_size must be 1 to 2^24, got \(batchSize)")
-        try withModel(h) { m in
+        try withModelForPasses(h) { m in
             guard let compiled = m.compiled else { throw LSTMKitError(.wrongState, "the model must be compiled before evaluate") }
             let n = 1 + compiled.metrics.count
             guard let out = try outputBuffer(results, capacity: capacity, count: n, count) else { return }
@@ -183,7 +189,7 @@ public func lstmkit_model_predict(_ h: OpaquePointer?, _ x: UnsafePointer<lstmki
     apiCall {
         let xv = try dataView(x, "x")
         try require(batchSize >= 1 && batchSize <= 1 << 24, "batch_size must be 1 to 2^24, got \(batchSize)")
-        try withModel(h) { m in
+        try withModelForPasses(h) { m in
             let shape = try m.predictShape(x: xv, batchSize: Int(batchSize))
             try writeShape(shape, outShape, shapeCapacity, outNdim)
             let total = try elementCount(shape, "the output")
@@ -205,7 +211,7 @@ private func weight(_ m: Model, _ index: Int32) throws -> (String, Param) {
 @_cdecl("lstmkit_model_weight_count")
 public func lstmkit_model_weight_count(_ h: OpaquePointer?, _ n: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
-        let count = try withModel(h) { $0.params.count }
+        let count = try withModel(h, .shared) { $0.params.count }
         try requirePointer(n, "n").pointee = Int32(count)
     }
 }
@@ -216,7 +222,7 @@ public func lstmkit_model_weight_info(_ h: OpaquePointer?, _ index: Int32, _ nam
                                       _ shape: UnsafeMutablePointer<Int64>?, _ shapeCapacity: Int32,
                                       _ ndim: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
-        let (n, p) = try withModel(h) { try weight($0, index) }
+        let (n, p) = try withModel(h, .shared) { try weight($0, index) }
         try writeText(n, name, nameCapacity, nameNeeded)
         try writeShape(p.shape, shape, shapeCapacity, ndim)
     }
@@ -226,7 +232,7 @@ public func lstmkit_model_weight_info(_ h: OpaquePointer?, _ index: Int32, _ nam
 public func lstmkit_model_get_weight(_ h: OpaquePointer?, _ index: Int32, _ out: UnsafeMutablePointer<Float>?,
                                      _ capacity: Int, _ count: UnsafeMutablePointer<Int>?) -> Int32 {
     apiCall {
-        try withModel(h) { m in
+        try withModel(h, .shared) { m in
             let (_, p) = try weight(m, index)
             guard let buf = try outputBuffer(out, capacity: capacity, count: p.count, count) else { return }
             p.withValue { buf.update(from: $0.baseAddress!, count: p.count) }
@@ -258,7 +264,7 @@ public func lstmkit_model_save(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>
     apiCall {
         let path = try cString(path, "path")
         try require(!path.isEmpty, "path is empty")
-        try withModel(h) { try $0.save(path: path) }
+        try withModel(h, .shared) { try $0.save(path: path) }
     }
 }
 
@@ -286,6 +292,6 @@ public func lstmkit_model_get_tokenizer(_ h: OpaquePointer?, _ out: UnsafeMutabl
     apiCall {
         let out = try requirePointer(out, "out")
         out.pointee = nil
-        if let t = try withModel(h, .read, { $0.tokenizer?.copy() }) { out.pointee = HandleRegistry.register(t) }
+        if let t = try withModel(h, .shared, { $0.tokenizer?.copy() }) { out.pointee = HandleRegistry.register(t) }
     }
 }

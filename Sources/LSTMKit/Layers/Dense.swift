@@ -1,3 +1,4 @@
+import CKernels
 import Glibc
 
 /// Keras's Dense on the last axis: y = act(x W + b), W (D, U), b (U). Inputs of rank > 2 are
@@ -66,15 +67,30 @@ final class Dense: Layer {
         resize(&y, n * u)
         y.withUnsafeMutableBufferPointer { yp in
             let out = yp.baseAddress!
-            if useBias {
+            if RowsExact.active {
+                // a forward-only pass: each row's bits independent of the others (Support/RowsExact.swift)
+                x.withUnsafeBufferPointer { xp in
+                    params[0].withValue { wp in
+                        if useBias {
+                            params[1].withValue { bp in
+                                lk_rows_gemm(n, u, d, xp.baseAddress!, d, wp.baseAddress!, u, bp.baseAddress!, 0, out, u)
+                            }
+                        } else {
+                            lk_rows_gemm(n, u, d, xp.baseAddress!, d, wp.baseAddress!, u, nil, 0, out, u)
+                        }
+                    }
+                }
+            } else if useBias {
                 params[1].withValue { bp in
                     for r in 0..<n { (out + r * u).update(from: bp.baseAddress!, count: u) }
                 }
             }
-            x.withUnsafeBufferPointer { xp in
-                params[0].withValue { wp in
-                    sgemm(m: n, n: u, k: d, a: xp.baseAddress!, lda: d, b: wp.baseAddress!, ldb: u,
-                          beta: useBias ? 1 : 0, c: out, ldc: u)
+            if !RowsExact.active {
+                x.withUnsafeBufferPointer { xp in
+                    params[0].withValue { wp in
+                        sgemm(m: n, n: u, k: d, a: xp.baseAddress!, lda: d, b: wp.baseAddress!, ldb: u,
+                              beta: useBias ? 1 : 0, c: out, ldc: u)
+                    }
                 }
             }
             if activation != .linear { logits = keepsLogits ? Array(UnsafeBufferPointer(start: out, count: n * u)) : [] }

@@ -60,6 +60,14 @@ final class Param {
         copiedFrom = (source.version, version)
     }
 
+    /// The version of the values themselves: a copy's (copyValues) that has not changed since
+    /// is its source's, so the copies of one weight share what is derived from it (a
+    /// ProjectionTable shared by the inference copies of a layer).
+    var valuesVersion: UInt64 {
+        if let (s, own) = copiedFrom, own == version { return s }
+        return version
+    }
+
     /// Zeroes the gradient (and the lookup squares), as before every batch.
     func zeroGradient() {
         grad.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }

@@ -170,21 +170,29 @@ extension Model {
     private func runBatch(x: DataView, y: DataView, rows idx: ArraySlice<Int>, outShape: [Int],
                           settings: CompileSettings, train: Bool, rng: inout Rng) throws -> (loss: Double, metrics: [Double]) {
         let parts = partsOf(idx.count)
-        let stacks = try stacks(parts.count)
         // One draw per batch whatever the split, so the shuffles that follow do not depend on the
         // number of threads.
         let batchSeed = rng.nextUInt64()
         let seeds = parts.indices.map { batchSeed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
         let total = Double(idx.count)
         var results = [(loss: Double, metrics: [Double])](repeating: (0, []), count: parts.count)
-        results.withUnsafeMutableBufferPointer { out in
-            WorkerPool.shared.run(parts: parts.count) { w in
-                let rows = idx[(idx.startIndex + parts[w].lowerBound)..<(idx.startIndex + parts[w].upperBound)]
-                var partRng = Rng(seed: seeds[w])
-                out[w] = BFloat16Products.with(settings.dtypePolicy) {
-                    runPart(x: x.gather(rows), y: y.gather(rows), share: Double(rows.count) / total,
-                            stack: stacks[w], outShape: outShape, settings: settings, train: train, rng: &partRng)
-                }
+        func part(_ w: Int, _ stack: [Layer]) -> (loss: Double, metrics: [Double]) {
+            let rows = idx[(idx.startIndex + parts[w].lowerBound)..<(idx.startIndex + parts[w].upperBound)]
+            var partRng = Rng(seed: seeds[w])
+            return BFloat16Products.with(settings.dtypePolicy) {
+                runPart(x: x.gather(rows), y: y.gather(rows), share: Double(rows.count) / total,
+                        stack: stack, outShape: outShape, settings: settings, train: train, rng: &partRng)
+            }
+        }
+        if train {
+            let stacks = try stacks(parts.count)
+            results.withUnsafeMutableBufferPointer { out in
+                WorkerPool.shared.run(parts: parts.count) { w in out[w] = part(w, stacks[w]) }
+            }
+        } else {
+            // evaluate: concurrent calls on one model each take their own stacks (Training/Inference.swift)
+            try withInferenceStacks(parts: parts.count) { run in
+                results.withUnsafeMutableBufferPointer { out in run { w, stack in out[w] = part(w, stack) } }
             }
         }
         try BFloat16Products.throwRecordedFailure()
@@ -380,16 +388,18 @@ extension Model {
         while start < x.rows {
             let end = min(x.rows, start + batchSize)
             let parts = partsOf(end - start)
-            let stacks = try stacks(parts.count)
             let first = start
             var nonFinite = [Int?](repeating: nil, count: parts.count)   // per part: first bad element
-            nonFinite.withUnsafeMutableBufferPointer { bad in
-                WorkerPool.shared.run(parts: parts.count) { w in
-                    var rng = Rng(seed: 0)   // inference draws nothing
-                    let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
-                    let y = BFloat16Products.with(policy) { forward(x.gather(rows), training: false, backwardFollows: false, rng: &rng, through: stacks[w]) }
-                    if !allFinite(y.data) { bad[w] = y.data.firstIndex { !$0.isFinite } }
-                    (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
+            // concurrent predicts on one model each take their own stacks (Training/Inference.swift)
+            try withInferenceStacks(parts: parts.count) { run in
+                nonFinite.withUnsafeMutableBufferPointer { bad in
+                    run { w, stack in
+                        var rng = Rng(seed: 0)   // inference draws nothing
+                        let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
+                        let y = BFloat16Products.with(policy) { forward(x.gather(rows), training: false, backwardFollows: false, rng: &rng, through: stack) }
+                        if !allFinite(y.data) { bad[w] = y.data.firstIndex { !$0.isFinite } }
+                        (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
+                    }
                 }
             }
             try BFloat16Products.throwRecordedFailure()
@@ -407,19 +417,22 @@ extension Model {
     private func nonFiniteOutput(x: DataView, sample: Int, value: Float, element: Int, policy: DTypePolicy) -> LSTMKitError {
         var culprit = ""
         if graph == nil && statefulLayers.isEmpty {
-            var rng = Rng(seed: 0)
-            var h = x.gather([sample])
-            var mask: [Float]? = nil
-            var previous: Layer? = nil
-            for layer in layers {
-                layer.prepareForward(backwardFollows: false, inputEmbedding: previous as? Embedding)
-                (h, mask) = BFloat16Products.with(policy) { layer.forward(h, mask: mask, training: false, rng: &rng) }
-                previous = layer
-                if !allFinite(h.data) {
-                    culprit = " in layer '\(layer.name)' (\(layer.className))"
-                    break
+            // on a copy: other predicts may be using the model's own layers
+            culprit = (try? withInferenceCopy { stack -> String in
+                var rng = Rng(seed: 0)
+                var h = x.gather([sample])
+                var mask: [Float]? = nil
+                var previous: Layer? = nil
+                RowsExact.set(true)
+                defer { RowsExact.set(false) }
+                for layer in stack {
+                    layer.prepareForward(backwardFollows: false, inputEmbedding: previous as? Embedding)
+                    (h, mask) = BFloat16Products.with(policy) { layer.forward(h, mask: mask, training: false, rng: &rng) }
+                    previous = layer
+                    if !allFinite(h.data) { return " in layer '\(layer.name)' (\(layer.className))" }
                 }
-            }
+                return ""
+            }) ?? ""
         }
         return LSTMKitError(.numeric, "output[\(element)] (sample \(sample)) is \(value) although the inputs and weights are finite: float32 overflowed\(culprit) (weights or inputs too large?)")
     }

@@ -9,7 +9,17 @@ final class Model {
     /// Input shape from the configuration (without batch); nil entries accept any length.
     let declaredInput: FeatureShape?
     /// The input shape the weights were built for, refined by the last data seen (for summary()).
-    private(set) var builtInput: FeatureShape?
+    /// Predicts on several threads refine it at once (Training/Inference.swift), hence the lock.
+    private(set) var builtInput: FeatureShape? {
+        get { builtInputLock.withLock { builtInputValue } }
+        set { builtInputLock.withLock { builtInputValue = newValue } }
+    }
+    private var builtInputValue: FeatureShape? = nil
+    private let builtInputLock = Mutex()
+    /// Serialises build(input:), which concurrent predicts call (the first builds the weights).
+    private let buildLock = Mutex()
+    /// The inference copies of the layers that concurrent forward-only passes use.
+    let inference = InferenceCopies()
     private(set) var compiled: CompileSettings?
     var tokenizer: Tokenizer?
     /// The tokenizer of the outputs (a translation model's target language), saved with the model.
@@ -205,6 +215,10 @@ final class Model {
 
     /// Creates the weights (once) and checks that every layer accepts the previous one's output.
     func build(input: FeatureShape) throws {
+        try buildLock.withLock { try buildLocked(input: input) }
+    }
+
+    private func buildLocked(input: FeatureShape) throws {
         if let declared = declaredInput {
             guard declared.count == input.count else {
                 throw LSTMKitError(.invalidArgument, "model '\(name)' expects input of rank \(declared.count + 1) (batch first), got rank \(input.count + 1)")
@@ -326,6 +340,10 @@ final class Model {
     /// false (predict, evaluate) lets layers keep only what the output needs.
     func forward(_ x: Tensor, training: Bool, backwardFollows: Bool = true, rng: inout Rng,
                  through stack: [Layer]? = nil) -> Tensor {
+        // a forward-only pass computes its rows' products with lk_rows_gemm (Support/RowsExact.swift)
+        let wasExact = RowsExact.requested
+        RowsExact.set(!backwardFollows)
+        defer { RowsExact.set(wasExact) }
         if let graph {
             return graph.forward(x, layers: stack ?? layers, training: training, backwardFollows: backwardFollows, rng: &rng)
         }

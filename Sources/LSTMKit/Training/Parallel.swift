@@ -19,26 +19,7 @@ extension Model {
     /// first use and given the model's current weights.
     func stacks(_ count: Int) throws -> [[Layer]] {
         guard count > 1 else { return [layers] }
-        guard let input = builtInput else { throw LSTMKitError(.internal, "worker copies requested before the model was built") }
-        while workerLayers.count < count - 1 {
-            var copyRng = Rng(seed: 0)
-            copyRng.weightsDiscarded = true   // the model's weights are copied in below
-            if let graph {
-                let copy = try layers.map { try LayerRegistry.makeLayer(like: $0) }
-                try graph.build(copy, input: input, rng: &copyRng)
-                workerLayers.append(copy)
-                continue
-            }
-            var shape = input
-            var copy: [Layer] = []
-            for layer in layers {
-                let twin = try LayerRegistry.makeLayer(like: layer)
-                try twin.build(input: shape, rng: &copyRng)
-                shape = try twin.outputShape(for: shape)
-                copy.append(twin)
-            }
-            workerLayers.append(copy)
-        }
+        while workerLayers.count < count - 1 { workerLayers.append(try makeLayerCopy()) }
         let own = params
         for copy in workerLayers.prefix(count - 1) {
             for (mine, theirs) in zip(own, copy.flatMap { $0.params }) { theirs.copyValues(from: mine) }

@@ -49,6 +49,9 @@ class RecurrentLayer: Layer, MultiIOLayer {
     var finalStateGrads: [Tensor?] = []
     /// After a backward with an initial state: dL/d(initialState[k]).
     var initialStateGrads: [Tensor] = []
+    /// Set around a stream's step (Training/Streaming.swift): forward fills finalStates as
+    /// return_state does.
+    var keepsFinalStates = false
     /// A stateful layer's state carried over to the next batch; nil until the first batch or
     /// after resetStates().
     private(set) var carriedState: [Tensor]? = nil
@@ -66,7 +69,9 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// Set with inputFromEmbedding by the model: that Embedding, whose ids of the current pass let
     /// a forward-only pass look its input projection up (ProjectionTable).
     weak var embedding: Embedding?
-    let projectionTable = ProjectionTable()
+    /// Shared with this layer's inference copies (Model.inferenceStacks).
+    var projectionTable = ProjectionTable()
+    var tableBuffer: FloatBuffer? = nil  // the table tableRows points into, held for the pass
     // The input projection of the current pass (InputProjection.swift):
     var inputProjection = InputProjection.full
     var tableRows: UnsafePointer<Float>? = nil  // the Embedding's projection table, when the pass looks it up
@@ -77,6 +82,9 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// them back.
     var cellAddsBias = false
     private(set) var biasRow: UnsafePointer<Float>? = nil  // the bias then, during the step loop
+    /// This pass's products of independent rows are lk_rows_gemm's (InputProjection.swift).
+    var exactRows = false
+    let stepProducts = FloatBuffer()  // (B', G*H) one step's recurrent product when productsApart
     let repeatedProjection = FloatBuffer()  // (B', G*H) a repeated input's projection (.repeatedRow)
     private(set) var unitSplit: UnitSplit? = nil  // for one-row forward-only passes, made on first use
     /// The row plan of the current batch.
@@ -348,7 +356,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
         let bi = batch   // internal rows
         let perm = plan.perm, active = plan.active
         layOutInput(x, training: training)
-        defer { tableRows = nil; cellAddsBias = false }
+        defer { tableRows = nil; tableBuffer = nil; cellAddsBias = false; exactRows = false }
         stepMask = mask.map { m in
             var out = [Float](repeating: 0, count: t * bi)
             for s in 0..<t { for i in 0..<b { out[s * bi + i] = m[perm[i] * t + (goBackwards ? t - 1 - s : s)] } }
@@ -414,7 +422,7 @@ class RecurrentLayer: Layer, MultiIOLayer {
             }
         }
         // The state each row ended with: the last computed step's, which masked steps carry.
-        if returnState || stateful {
+        if returnState || stateful || keepsFinalStates {
             finalStates = (0..<stateCount).map { k in
                 var st = Tensor(zeros: [b, h])
                 st.data.withUnsafeMutableBufferPointer { sp in

@@ -1,8 +1,19 @@
+import CKernels
+
 /// How a forward pass brings the input projection x W + b (the input side of the preactivations,
 /// (B', G*H) per step; B' = internal rows, G = gates, H = units) to the cell. Chosen once per
 /// pass, by prepareInputProjection, from what the pass is (forward-only or not), what the input
 /// is (ids of an Embedding with a projection table, one vector repeated at every step) and
 /// whether the cell can add a row itself.
+///
+/// In a forward-only float32 pass (exactRows) every row of the projection is bias + x W from
+/// lk_rows_gemm, the same bits whatever rows it is projected with and the same bits as the
+/// table's row for its id, and a cell that adds rows itself (the LSTM) takes its step as the
+/// recurrent product (stepProducts) plus that row, as the table form does: so a row's output does
+/// not depend on its batch, on the form chosen or on whether the table was built yet (the table
+/// is built after the first calls; before, the first and the hundredth prediction differed in
+/// their last bits), and a stream stepped one timestep at a time (CAPI/StateAPI.swift) gives
+/// the bits of the whole sequence at once.
 enum InputProjection: Equatable {
     /// z holds every step's projection, (T, B', G*H), written before the step loop: the only
     /// form a backward can follow.
@@ -30,7 +41,17 @@ extension RecurrentLayer {
     final var cellAddsProjection: Bool {
         switch inputProjection {
         case .table, .repeatedRow: return true
-        case .full, .ring: return false
+        case .full, .ring: return exactRows && addsProjectionItself
+        }
+    }
+
+    /// Whether the cell's recurrent product goes to stepProducts rather than into z: z holds the
+    /// projections (full or ring) and the cell adds them (cellAddsProjection, exactRows).
+    @inline(__always)
+    final var productsApart: Bool {
+        switch inputProjection {
+        case .table, .repeatedRow: return false
+        case .full, .ring: return exactRows && addsProjectionItself
         }
     }
 
@@ -53,8 +74,11 @@ extension RecurrentLayer {
     /// Internal row i's input projection at step s when cellAddsProjection is set.
     @inline(__always)
     final func projectionRow(_ s: Int, _ i: Int) -> UnsafePointer<Float> {
-        if let table = tableRows { return table + Int(entryIds[s * batch + i]) * gateCount * units }
-        return UnsafePointer(repeatedProjection.p + i * gateCount * units)
+        switch inputProjection {
+        case .table: return tableRows! + Int(entryIds[s * batch + i]) * gateCount * units
+        case .repeatedRow: return UnsafePointer(repeatedProjection.p + i * gateCount * units)
+        case .full, .ring: return UnsafePointer(zStep(s) + i * gateCount * units)
+        }
     }
 
     /// Lays x (B, T, D) out for the projection in the plan's row order and processing order:
@@ -64,7 +88,8 @@ extension RecurrentLayer {
         let b = x.shape[0], t = x.shape[1], d = inputDim, gh = gateCount * units, bi = batch
         tableRows = nil
         if forwardOnly && !training, let e = embedding, e.ids.count == b * t, e.isBuilt {
-            tableRows = projectionTable.rows(embedding: e.params[0], kernel: params[0], bias: params[2], gh: gh, ids: b * t)
+            tableBuffer = projectionTable.rows(embedding: e.params[0], kernel: params[0], bias: params[2], gh: gh, ids: b * t)
+            tableRows = tableBuffer.map { UnsafePointer($0.p) }
         }
         let perm = plan.perm
         if tableRows != nil {
@@ -95,6 +120,7 @@ extension RecurrentLayer {
     func prepareInputProjection(splitUnits: Bool) {
         let t = steps, bi = batch, d = inputDim, h = units, gh = gateCount * h
         let plain = forwardOnly && inMasks.count == 0 && !splitUnits
+        exactRows = forwardOnly && inMasks.count == 0 && RowsExact.active
         if plain && addsProjectionItself && (tableRows != nil || repeatedInput) {
             inputProjection = tableRows != nil ? .table : .repeatedRow
         } else if plain && plan.runs == nil && !repeatedInput && t > 2 * RecurrentLayer.zChunk {
@@ -103,6 +129,7 @@ extension RecurrentLayer {
             inputProjection = .full
         }
         cellAddsBias = addsProjectionItself && !cellAddsProjection && tableRows == nil  // table rows hold it
+        stepProducts.resize(productsApart ? bi * gh : 0)
         switch inputProjection {
         case .table:
             z.resize(bi * gh)
@@ -156,6 +183,16 @@ extension RecurrentLayer {
         if let table = tableRows {
             for k in 0..<count {
                 (dst + k * stride * gh).update(from: table + Int(entryIds[first + k * stride]) * gh, count: gh)
+            }
+            return
+        }
+        if exactRows {
+            // bias + x W, each row the same bits whatever rows it is projected with (lk_rows_gemm)
+            params[2].withValue { bias in
+                params[0].withValue { wp in
+                    lk_rows_gemm(count, gh, d, xT.p + first * d, stride * d, wp.baseAddress!, gh,
+                                 cellAddsBias ? nil : bias.baseAddress!, 0, dst, stride * gh)
+                }
             }
             return
         }

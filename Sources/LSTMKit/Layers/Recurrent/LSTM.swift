@@ -54,7 +54,9 @@ final class LSTM: RecurrentLayer {
         let hPrev = hs.p + stateTime(s) * b * h, hNext = hs.p + stateTime(s + 1) * b * h
         let cPrev = cs.p + stateTime(s) * b * h, cNext = cs.p + stateTime(s + 1) * b * h
         let adds = cellAddsProjection
-        addRecurrent(hPrev, step: s, rows: rows, cols: 0..<g4, into: zs, ldc: g4, U, beta: adds ? 0 : 1)
+        // the recurrent product, plus the projection row the cell adds (or the bias, or neither)
+        let products = productsApart ? stepProducts.p : zs
+        addRecurrent(hPrev, step: s, rows: rows, cols: 0..<g4, into: products, ldc: g4, U, beta: adds ? 0 : 1)
         for i in rows {
             if isMasked(s, i) {
                 (hNext + i * h).update(from: hPrev + i * h, count: h)
@@ -64,9 +66,9 @@ final class LSTM: RecurrentLayer {
             let add = adds ? projectionRow(s, i) : biasRow
             if forwardOnly {
                 // no backward follows: neither the gates nor tanh(c) are kept
-                lk_lstm_forward_only(zs + i * g4, add, cPrev + i * h, cNext + i * h, hNext + i * h, h)
+                lk_lstm_forward_only(products + i * g4, add, cPrev + i * h, cNext + i * h, hNext + i * h, h)
             } else {
-                lk_lstm_forward(zs + i * g4, add, cPrev + i * h, cNext + i * h, tanhC.p + (s * b + i) * h, hNext + i * h, h)
+                lk_lstm_forward(products + i * g4, add, cPrev + i * h, cNext + i * h, tanhC.p + (s * b + i) * h, hNext + i * h, h)
             }
         }
     }

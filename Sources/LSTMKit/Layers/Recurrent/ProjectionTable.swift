@@ -15,11 +15,16 @@ final class ProjectionTable {
     static let maxBytes = 64 << 20
 
     private struct Key: Equatable {
-        var embedding, kernel, bias: UInt64   // Param versions, unique across all weights
+        var embedding, kernel, bias: UInt64   // Param.valuesVersion, unique across all weights
         var bfloat16: Bool                    // products rounded (mixed_bfloat16) or not
+        var exact: Bool                       // rows from lk_rows_gemm (RowsExact) or BLAS
     }
-    private let rows = FloatBuffer()
-    private var built: Key? = nil      // what rows holds
+    /// One table serves a layer and its inference copies (Model.inferenceStacks), which may
+    /// compute at the same time: the lock covers the bookkeeping and the build, and a rebuild
+    /// makes a new buffer, so a pass still reading the old one keeps it alive.
+    private let lock = Mutex()
+    private var table: FloatBuffer? = nil
+    private var built: Key? = nil      // what table holds
     private var counting: Key? = nil   // the weights `projected` counts ids for
     private var projected = 0
     /// Tables built so far (for tests).
@@ -27,31 +32,45 @@ final class ProjectionTable {
 
     /// The table for these weights, or nil when projecting `ids` more ids the plain way is still
     /// the cheaper choice. gh: the projection's width (gate count x units); the bias's first gh
-    /// values are the input bias.
-    func rows(embedding: Param, kernel: Param, bias: Param, gh: Int, ids: Int) -> UnsafePointer<Float>? {
+    /// values are the input bias. The caller keeps the buffer for its pass.
+    func rows(embedding: Param, kernel: Param, bias: Param, gh: Int, ids: Int) -> FloatBuffer? {
         guard EngineSwitches.current.projectionTable else { return nil }
-        let key = Key(embedding: embedding.version, kernel: kernel.version, bias: bias.version,
-                      bfloat16: lk_bf16_thread_enabled() != 0)
-        if built == key { return UnsafePointer(rows.p) }
-        let vocab = embedding.shape[0], d = embedding.shape[1]
-        guard vocab.multipliedReportingOverflow(by: gh).partialValue <= ProjectionTable.maxBytes / 4 else { return nil }
-        if counting != key { counting = key; projected = 0 }
-        projected += ids
-        guard projected >= vocab else { return nil }
+        let key = Key(embedding: embedding.valuesVersion, kernel: kernel.valuesVersion, bias: bias.valuesVersion,
+                      bfloat16: lk_bf16_thread_enabled() != 0, exact: RowsExact.active)
+        return lock.withLock { () -> FloatBuffer? in
+            if built == key { return table }
+            let vocab = embedding.shape[0], d = embedding.shape[1]
+            guard vocab.multipliedReportingOverflow(by: gh).partialValue <= ProjectionTable.maxBytes / 4 else { return nil }
+            if counting != key { counting = key; projected = 0 }
+            projected += ids
+            guard projected >= vocab else { return nil }
 
-        built = nil
-        rows.resize(vocab * gh)
-        bias.withValue { b in
-            for v in 0..<vocab { (rows.p + v * gh).update(from: b.baseAddress!, count: gh) }
-        }
-        embedding.withValue { e in
-            kernel.withValue { w in
-                sgemm(m: vocab, n: gh, k: d, a: e.baseAddress!, lda: d, b: w.baseAddress!, ldb: gh, beta: 1,
-                      c: rows.p, ldc: gh)
+            let rows = FloatBuffer()
+            rows.resize(vocab * gh)
+            if key.exact {
+                // the bits the plain projection of one id gives (InputProjection.swift, exactRows)
+                bias.withValue { b in
+                    embedding.withValue { e in
+                        kernel.withValue { w in
+                            lk_rows_gemm(vocab, gh, d, e.baseAddress!, d, w.baseAddress!, gh, b.baseAddress!, 0, rows.p, gh)
+                        }
+                    }
+                }
+            } else {
+                bias.withValue { b in
+                    for v in 0..<vocab { (rows.p + v * gh).update(from: b.baseAddress!, count: gh) }
+                }
+                embedding.withValue { e in
+                    kernel.withValue { w in
+                        sgemm(m: vocab, n: gh, k: d, a: e.baseAddress!, lda: d, b: w.baseAddress!, ldb: gh, beta: 1,
+                              c: rows.p, ldc: gh)
+                    }
+                }
             }
+            table = rows
+            built = key
+            builds += 1
+            return rows
         }
-        built = key
-        builds += 1
-        return UnsafePointer(rows.p)
     }
 }

@@ -1,0 +1,66 @@
+"""A prediction does not depend on the calls before it. Predict and evaluate look an
+Embedding-fed recurrent layer's input projection up in a table once enough ids have been
+projected (Layers/Recurrent/ProjectionTable.swift); before the fix the table's rows (one GEMM
+over the vocabulary) and the plain projection (a GEMM over the batch's steps) came out of BLAS
+kernels chosen by shape, and the LSTM added the bias in another order, so the same batch gave
+other last bits from about the tenth call on. Forward-only passes now project every row with
+lk_rows_gemm (Sources/CKernels/include/lk_rows.h), so each form gives the same bits."""
+import numpy as np
+import pytest
+
+import lstmkit
+from lstmkit.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN
+
+CELLS = {
+    "lstm": lambda: LSTM(24),
+    "gru": lambda: GRU(16),
+    "gru_reset_before": lambda: GRU(16, reset_after=False),
+    "simple_rnn": lambda: SimpleRNN(16),
+    "lstm_backwards": lambda: LSTM(24, go_backwards=True),
+    "bidirectional": lambda: Bidirectional(LSTM(12)),
+    "stacked": lambda: [LSTM(24, return_sequences=True), GRU(8)],
+}
+
+
+def build(cell, vocab, steps, mask_zero=False):
+    layers = cell() if isinstance(cell(), list) else [cell()]
+    model = lstmkit.Sequential([lstmkit.Input(shape=(steps,), dtype="int32"),
+                                Embedding(vocab, 8, mask_zero=mask_zero), *layers, Dense(3)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_same_bits_on_every_call_and_after_loading(name, mask_zero, rng, tmp_path):
+    vocab, steps = 200, 12
+    model = build(CELLS[name], vocab, steps, mask_zero)
+    x = rng.integers(1, vocab, size=(8, steps)).astype(np.int32)
+    for r in range(8):
+        x[r, :r] = 0   # pre-padding of 0..7 ids: the padding plans too
+    path = tmp_path / "m.lstmkit"
+    model.save(path)
+    # 8 rows x 12 ids a call: the table comes in at the third call (200 ids)
+    first = model.predict(x, batch_size=8, verbose=0)
+    for call in range(2, 31):
+        got = model.predict(x, batch_size=8, verbose=0)
+        assert np.array_equal(got, first), f"call {call} differs by {np.abs(got - first).max()}"
+    # batch 1 is its own computation; it too must not change from call to call
+    one = model.predict(x[:3], batch_size=1, verbose=0)
+    for _ in range(30):
+        assert np.array_equal(model.predict(x[:3], batch_size=1, verbose=0), one)
+    # a fresh handle (no table yet) gives the long-lived handle's bits
+    fresh = lstmkit.models.load_model(path)
+    assert np.array_equal(fresh.predict(x, batch_size=8, verbose=0), first)
+    assert np.array_equal(fresh.predict(x[:3], batch_size=1, verbose=0), one)
+
+
+def test_table_and_plain_projection_agree_after_weights_change(rng):
+    # after set_weights the table is stale: the next calls project the plain way, then rebuild
+    model = build(CELLS["lstm"], 100, 10)
+    x = rng.integers(0, 100, size=(4, 10)).astype(np.int32)
+    for _ in range(3):
+        model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
+        outs = [model.predict(x, batch_size=4, verbose=0) for _ in range(12)]
+        for o in outs[1:]:
+            assert np.array_equal(o, outs[0])
