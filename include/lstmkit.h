@@ -93,15 +93,15 @@
  * Different handles may be used from different threads at the same time. On one model handle,
  * calls that only read it run at the same time from several threads: lstmkit_model_predict,
  * lstmkit_model_evaluate, the getters (summary, config, count_params, input_spec, weight_count,
- * weight_info, get_weight, get_tokenizer) and lstmkit_model_save; their results are bitwise
- * what the same calls give one after the other.
+ * weight_info, get_weight, get_tokenizer), lstmkit_model_save and the steps of its states
+ * (lstmkit_state_step); their results are bitwise what the same calls give one after the other.
  * Every other call on a model (compile, build, set_weight, set_tokenizer, reset_states, the text
  * calls such as lstmkit_model_predict_texts) waits for the reading calls in progress, has the
  * model to itself, and goes before reading calls that arrive while it waits. Predict and evaluate on a model with a stateful recurrent layer ("stateful": true)
  * advance its carried states, so they too have the model to themselves: they run one at a time,
  * in the order the threads get the model. Predict and evaluate on a model not built yet (its
- * first call creates the weights) also run alone. Calls on one tokenizer handle are serialised
- * (each waits for the one before). While
+ * first call creates the weights) also run alone. Calls on one tokenizer or one state handle are
+ * serialised (each waits for the one before). While
  * lstmkit_model_fit runs, other threads' calls on that model fail with LSTMKIT_E_WRONG_STATE
  * rather than wait for the whole fit. The progress callback runs on the thread that called
  * lstmkit_model_fit; from it, that model may be read, predicted with and saved, but not
@@ -185,6 +185,7 @@ const char *lstmkit_last_error(void);
 
 typedef struct lstmkit_model lstmkit_model;
 typedef struct lstmkit_tokenizer lstmkit_tokenizer;
+typedef struct lstmkit_state lstmkit_state;
 
 /* Builds a model from its JSON configuration. Weights are initialised as Keras does,
  * reproducibly from seed. *out receives a new handle owned by the caller. */
@@ -348,6 +349,50 @@ int lstmkit_model_predict_texts(lstmkit_model *model, const char *const *texts, 
                                 int64_t batch_size, float *out, size_t capacity, size_t *count,
                                 int64_t *out_shape, int32_t shape_capacity, int32_t *out_ndim,
                                 int64_t *lengths);
+
+/* ---- streams: a sequence fed a few timesteps at a time -------------------------------------- */
+
+/* A state holds one stream's place in a sequence: the recurrent layers' states (h, and an LSTM's
+ * c) after the timesteps stepped so far, starting from zeros. One model serves any number of
+ * states; each is small (the states only), and the steps of different states run at the same
+ * time from several threads (see Threading). A state keeps its model alive: freeing the model
+ * handle first is allowed, and the state still steps. Steps use the model's weights as they are
+ * at the time of the step (a set_weight between steps applies to the next one).
+ *
+ * Supported models: Sequential ones whose every layer is causal (its output at a timestep
+ * depends only on that timestep and the ones before): Embedding, Masking, LSTM, GRU and
+ * SimpleRNN (return_sequences true or false, stateful or not: a state carries its own states,
+ * the model's carried states are neither read nor changed), Dense, Dropout, SpatialDropout1D
+ * and TimeDistributed(Dense) on the timesteps, and after the recurrent layer that returns only
+ * its last output (return_sequences false), Dense and Dropout. lstmkit_state_create refuses
+ * anything else with INVALID_ARGUMENT naming the layer (Bidirectional and go_backwards read the
+ * sequence from its end; Conv1D, pooling, Flatten and RepeatVector look at several timesteps or
+ * the whole sequence; functional models), and a model without weights yet with WRONG_STATE. */
+int lstmkit_state_create(const lstmkit_model *model, lstmkit_state **out);
+void lstmkit_state_free(lstmkit_state *state);
+/* Back to zero states, as a new state. */
+int lstmkit_state_reset(lstmkit_state *state);
+/* *out receives a new, independent state at the same place in the sequence (e.g. to try two
+ * continuations). */
+int lstmkit_state_copy(const lstmkit_state *state, lstmkit_state **out);
+
+/* Feeds the next timesteps of the stream: x has shape (1, k) token ids (int32, or integral
+ * float32) for a model starting with Embedding, else (1, k, features) float32, for any k >= 1;
+ * the stream may be fed one timestep at a time or in chunks. out receives what
+ * lstmkit_model_predict gives for x continuing from the state, shaped as predict's output for x:
+ * (1, k, ...) for a model whose output has timesteps (the outputs of the k timesteps), else
+ * (1, ...) (the output after the last of them); count, out_shape and out_ndim as for predict
+ * (query with out NULL and capacity 0: the state does not move). Then the state is at the end
+ * of x. The output after the last timestep is bitwise the output lstmkit_model_predict gives for
+ * the whole sequence at once as a batch of one row, however the sequence was cut into steps
+ * (float32 models; under "dtype_policy": "mixed_bfloat16" they agree to bfloat16's rounding).
+ * Masking follows Keras: a timestep that is masked (the padding id 0 of an Embedding with
+ * mask_zero, or a Masking layer's mask_value in every feature) leaves the states as they were,
+ * and the recurrent layers' output at it is their previous one (zeros before any unmasked
+ * timestep), which the layers after them then process as predict does. A failed step
+ * (bad x, NUMERIC) leaves the state where it was. */
+int lstmkit_state_step(lstmkit_state *state, const lstmkit_array *x, float *out, size_t capacity,
+                       size_t *count, int64_t *out_shape, int32_t shape_capacity, int32_t *out_ndim);
 
 /* ---- text preprocessing (Keras's Tokenizer and pad_sequences) ---------------------------- */
 

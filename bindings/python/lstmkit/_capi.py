@@ -240,6 +240,21 @@ lstmkit_model_predict_texts = _declare("lstmkit_model_predict_texts", c_int,
                                         POINTER(c_int64), c_int32, POINTER(c_int32),
                                         POINTER(c_int64)])
 
+# ---- streams ----
+# int lstmkit_state_create(const lstmkit_model *model, lstmkit_state **out);
+lstmkit_state_create = _declare("lstmkit_state_create", c_int, [_handle, _handle_out])
+# void lstmkit_state_free(lstmkit_state *state);
+lstmkit_state_free = _declare("lstmkit_state_free", None, [_handle])
+# int lstmkit_state_reset(lstmkit_state *state);
+lstmkit_state_reset = _declare("lstmkit_state_reset", c_int, [_handle])
+# int lstmkit_state_copy(const lstmkit_state *state, lstmkit_state **out);
+lstmkit_state_copy = _declare("lstmkit_state_copy", c_int, [_handle, _handle_out])
+# int lstmkit_state_step(lstmkit_state *state, const lstmkit_array *x, float *out, size_t capacity,
+#                        size_t *count, int64_t *out_shape, int32_t shape_capacity, int32_t *out_ndim);
+lstmkit_state_step = _declare("lstmkit_state_step", c_int,
+                              [_handle, POINTER(lstmkit_array), POINTER(c_float), c_size_t,
+                               POINTER(c_size_t), POINTER(c_int64), c_int32, POINTER(c_int32)])
+
 # ---- text preprocessing ----
 # int lstmkit_tokenizer_create(const char *options_json, lstmkit_tokenizer **out);
 lstmkit_tokenizer_create = _declare("lstmkit_tokenizer_create", c_int, [c_char_p, _handle_out])

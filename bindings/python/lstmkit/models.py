@@ -376,6 +376,13 @@ class _EngineModel:
 
         return signal.signal(signal.SIGINT, on_sigint)
 
+    def stream(self):
+        """A new lstmkit.streams.State on this model: feed a sequence a few timesteps at a time;
+        its outputs are predict's for the whole sequence, bitwise (include/lstmkit.h,
+        lstmkit_state_step)."""
+        from .streams import State
+        return State(self)
+
     def reset_states(self):
         """Keras's reset_states: every stateful recurrent layer starts the next batch from zeros."""
         _capi.check(_capi.lstmkit_model_reset_states(self._live(), None))

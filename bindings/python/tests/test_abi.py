@@ -44,10 +44,12 @@ def exported_symbols():
 
 def test_header_lists_the_expected_api():
     functions = header_functions()
-    assert len(functions) == 38, sorted(functions)
+    assert len(functions) == 43, sorted(functions)
     assert "lstmkit_model_fit" in functions and "lstmkit_pad_sequences" in functions
     assert {"lstmkit_model_fit_validation", "lstmkit_model_build",
             "lstmkit_model_reset_states"} <= functions
+    assert {"lstmkit_state_create", "lstmkit_state_step", "lstmkit_state_reset", "lstmkit_state_copy",
+            "lstmkit_state_free"} <= functions
     assert {"lstmkit_model_predict_texts", "lstmkit_model_set_text_padding",
             "lstmkit_model_get_text_padding", "lstmkit_model_set_target_tokenizer",
             "lstmkit_model_get_target_tokenizer", "lstmkit_tokenizer_sequence_to_text"} <= functions
