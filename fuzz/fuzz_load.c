@@ -103,8 +103,11 @@ static void exercise(lstmkit_model *m) {
         }
     }
     /* A loaded model may still reject this input (e.g. a declared shape it cannot take), but
-     * only with an argument error, never an internal one. */
-    if (rc != LSTMKIT_OK && rc != LSTMKIT_E_INVALID_ARGUMENT && rc != LSTMKIT_E_NO_MEMORY) {
+     * only with an argument error, never an internal one; or report NUMERIC: finite weights as
+     * large as a damaged file can hold overflow float32 (Dense's inf - inf), which predict
+     * names instead of returning NaN. */
+    if (rc != LSTMKIT_OK && rc != LSTMKIT_E_INVALID_ARGUMENT && rc != LSTMKIT_E_NO_MEMORY &&
+        rc != LSTMKIT_E_NUMERIC) {
         fprintf(stderr, "predict on a loaded model: status %d: %s\n", rc, lstmkit_last_error());
         abort();
     }
