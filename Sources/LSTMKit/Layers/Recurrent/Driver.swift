@@ -239,6 +239,13 @@ class RecurrentLayer: Layer, MultiIOLayer {
     @inline(__always)
     final func stateIsZero(before s: Int) -> Bool { s == 0 && startState == nil }
 
+    /// Up to this many rows, a forward-only float32 pass multiplies a step's states by the
+    /// recurrent kernel with lk_rows_gemm: faster than BLAS there (OpenBLAS packs the kernel for
+    /// one row; bench/NOTES-perf.md, sections 10 and 11), and each row's bits independent of
+    /// the others, so a step of the padding plan's subset of a small batch, the shared padding
+    /// row and a stream's one row compute alike. Above it oneDNN's blocked GEMM is faster.
+    static let exactRecurrentRows = 16
+
     /// dst[rows, cols] = beta dst + (hPrev times the gate's recurrent mask) U[:, cols]; hPrev, the state
     /// before step s, and dst point at row 0 of the step, dst at column cols.lowerBound.
     final func addRecurrent(_ hPrev: UnsafePointer<Float>, step s: Int, rows: Range<Int>, cols: Range<Int>,
@@ -251,6 +258,10 @@ class RecurrentLayer: Layer, MultiIOLayer {
         }
         let u16 = recurrentKernel16
         guard recMasks.count > 0 else {
+            if exactRows && m <= RecurrentLayer.exactRecurrentRows && (beta == 0 || beta == 1) {
+                lk_rows_gemm(m, cols.count, h, hPrev, h, U + cols.lowerBound, gh, nil, beta == 0 ? 0 : 1, dst, ldc)
+                return
+            }
             sgemm(m: m, n: cols.count, k: h, a: hPrev, lda: h, b: U + cols.lowerBound, b16: u16?.advanced(by: cols.lowerBound),
                   ldb: gh, beta: beta, c: dst, ldc: ldc)
             return

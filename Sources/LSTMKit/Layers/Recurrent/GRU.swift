@@ -77,8 +77,12 @@ final class GRU: RecurrentLayer {
                 else { for j in 0..<h { rhr[j] = row[h + j] * hp[j] } }
             }
             let lo = rows.lowerBound
-            sgemm(m: rows.count, n: h, k: h, a: rh.p + (s * b + lo) * h, lda: h, b: U + 2 * h, ldb: g3, beta: 1,
-                  c: zs + lo * g3 + 2 * h, ldc: g3)
+            if exactRows && rows.count <= RecurrentLayer.exactRecurrentRows {
+                lk_rows_gemm(rows.count, h, h, rh.p + (s * b + lo) * h, h, U + 2 * h, g3, nil, 1, zs + lo * g3 + 2 * h, g3)
+            } else {
+                sgemm(m: rows.count, n: h, k: h, a: rh.p + (s * b + lo) * h, lda: h, b: U + 2 * h, ldb: g3, beta: 1,
+                      c: zs + lo * g3 + 2 * h, ldc: g3)
+            }
             for i in rows {
                 if isMasked(s, i) { (hNext + i * h).update(from: hPrev + i * h, count: h); continue }
                 lk_gru_output(zs + i * g3, hPrev + i * h, hNext + i * h, h)

@@ -95,7 +95,12 @@ final class LSTM: RecurrentLayer {
                 lk_bf16_round(hPrev, copy, h)
                 a = UnsafePointer(copy)
             }
-            sgemm(m: 1, n: 4 * n, k: h, a: a, lda: h, b: kernel, ldb: 4 * n, beta: 0, c: q, ldc: 4 * n)
+            if exactRows && roundedState == nil {
+                // the bits of the whole row's product (Driver.addRecurrent): each column's sum alone
+                lk_rows_gemm(1, 4 * n, h, a, h, kernel, 4 * n, nil, 0, q, 4 * n)
+            } else {
+                sgemm(m: 1, n: 4 * n, k: h, a: a, lda: h, b: kernel, ldb: 4 * n, beta: 0, c: q, ldc: 4 * n)
+            }
         }
         // the row's projection, then the bias where the cell adds it, in forwardStep's order
         lk_lstm_forward_only_units(q, zStep(s) + i * 4 * h + u0, biasRow.map { $0 + u0 }, h, cPrev + u0, cNext + u0,
