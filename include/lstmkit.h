@@ -92,11 +92,12 @@
  * ---------
  * Different handles may be used from different threads at the same time. On one model handle,
  * calls that only read it run at the same time from several threads: lstmkit_model_predict,
- * lstmkit_model_evaluate, the getters (summary, config, count_params, input_spec, weight_count,
- * weight_info, get_weight, get_tokenizer), lstmkit_model_save and the steps of its states
+ * lstmkit_model_predict_texts, lstmkit_model_evaluate, the getters (summary, config,
+ * count_params, input_spec, weight_count, weight_info, get_weight, get_tokenizer,
+ * get_target_tokenizer, get_text_padding), lstmkit_model_save and the steps of its states
  * (lstmkit_state_step); their results are bitwise what the same calls give one after the other.
- * Every other call on a model (compile, build, set_weight, set_tokenizer, reset_states, the text
- * calls such as lstmkit_model_predict_texts) waits for the reading calls in progress, has the
+ * Every other call on a model (compile, build, set_weight, set_tokenizer, set_target_tokenizer,
+ * set_text_padding, reset_states) waits for the reading calls in progress, has the
  * model to itself, and goes before reading calls that arrive while it waits. Predict and evaluate on a model with a stateful recurrent layer ("stateful": true)
  * advance its carried states, so they too have the model to themselves: they run one at a time,
  * in the order the threads get the model. Predict and evaluate on a model not built yet (its

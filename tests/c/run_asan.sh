@@ -6,7 +6,7 @@
 #                                       Python suite (about 15 minutes on 2 shared cores)
 #   bash tests/c/run_asan.sh --quick    the smoke test and the Python files in QUICK below (the C
 #                                       ABI's bad inputs, damaged files, resume, bfloat16, threads
-#                                       predicting on one handle, streams): part of
+#                                       predicting on one handle, streams, text in one call): part of
 #                                       scripts/test.sh; skipped, saying why, when the toolchain
 #                                       has no ASan runtime or LSTMKIT_SKIP_ASAN=1
 #
@@ -25,7 +25,8 @@ QUICK=0
 if [[ "${1:-}" == --quick ]]; then QUICK=1; shift; fi
 QUICK_TESTS=(bindings/python/tests/test_bad_input.py bindings/python/tests/test_model_file_damage.py
              bindings/python/tests/test_resume.py bindings/python/tests/test_bfloat16.py
-             bindings/python/tests/test_concurrent_predict.py bindings/python/tests/test_streams.py)
+             bindings/python/tests/test_concurrent_predict.py bindings/python/tests/test_streams.py
+             bindings/python/tests/test_predict_texts.py)
 
 skip() { echo "ASan run skipped: $*"; exit 0; }
 if [[ "${LSTMKIT_SKIP_ASAN:-0}" == 1 ]]; then skip "LSTMKIT_SKIP_ASAN=1"; fi

@@ -33,7 +33,7 @@ public func lstmkit_model_get_text_padding(_ h: OpaquePointer?, _ maxlen: Unsafe
                                            _ padding: UnsafeMutablePointer<Int32>?, _ truncating: UnsafeMutablePointer<Int32>?,
                                            _ value: UnsafeMutablePointer<Int32>?) -> Int32 {
     apiCall {
-        let (length, settings) = try withModel(h) { m in (m.textMaxlen, m.textPadding) }
+        let (length, settings) = try withModel(h, .shared) { m in (m.textMaxlen, m.textPadding) }
         let s = settings ?? TextPadding(maxlen: nil, padding: .pre, truncating: .pre, value: 0)
         maxlen?.pointee = length.map { Int64($0) } ?? -1
         padding?.pointee = s.padding.rawValue
@@ -55,7 +55,7 @@ public func lstmkit_model_get_target_tokenizer(_ h: OpaquePointer?, _ out: Unsaf
     apiCall {
         let out = try requirePointer(out, "out")
         out.pointee = nil
-        if let t = try withModel(h, .read, { $0.targetTokenizer?.copy() }) { out.pointee = HandleRegistry.register(t) }
+        if let t = try withModel(h, .shared, { $0.targetTokenizer?.copy() }) { out.pointee = HandleRegistry.register(t) }
     }
 }
 
@@ -73,7 +73,9 @@ public func lstmkit_model_predict_texts(_ h: OpaquePointer?, _ p: UnsafePointer<
             return UnsafeBufferPointer(start: UnsafeRawPointer(s).assumingMemoryBound(to: UInt8.self), count: strlen(s))
         }
         try require(batchSize >= 1 && batchSize <= 1 << 24, "batch_size must be 1 to 2^24, got \(batchSize)")
-        try withModel(h) { m in
+        // As predict: beside other reading calls once the model is built and has no stateful
+        // layer. The stored tokenizer is only read (its index is fresh: Tokenizer.sharedCopy).
+        try HandleRegistry.with(h, as: Model.self, "model", { $0.runsPassesConcurrently ? .shared : .read }) { m in
             let rows = try m.textRows(docs)
             if let lengths { for (i, l) in rows.lengths.enumerated() { lengths[i] = Int64(l) } }
             try rows.ids.withUnsafeBufferPointer { ids in

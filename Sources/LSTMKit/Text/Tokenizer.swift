@@ -175,7 +175,9 @@ extension Tokenizer {
     /// in index order}}. Lists, not objects, because the order matters and words are compared by
     /// code points. word_index is derived (for readers); fromJSON checks it but does not need it.
     public func toJSON() -> JSON {
-        core.rebuildIndexIfNeeded()
+        // Checked before the mutating call: a model's stored tokenizer is fresh, and saves of
+        // one model run side by side (they only read it).
+        if core.indexStale { core.rebuildIndexIfNeeded() }
         let o = core.options
         let vocab = core.vocab
         var counts = [JSON](), docs = [JSON]()

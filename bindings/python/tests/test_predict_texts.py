@@ -434,3 +434,75 @@ def test_sequence_to_text_buffers_through_the_c_api():
     assert "ids is NULL" in _capi.last_error()
     assert _capi.lstmkit_tokenizer_sequence_to_text(None, ids, 3, buf, len(buf), None) == _capi.E_INVALID_ARGUMENT
     assert _capi.lstmkit_tokenizer_sequence_to_text(handle, ids, 3, None, 8, None) == _capi.E_INVALID_ARGUMENT
+
+
+# ---- threads ----
+
+def test_eight_threads_predict_texts_the_sequential_bits():
+    """predict_texts shares the model with other reading calls, as predict does (ctypes releases
+    the GIL, so the threads overlap in the library), and gives what one thread gives."""
+    import threading
+    lstmkit.utils.set_random_seed(11)
+    model = lstmkit.Sequential([lstmkit.Input(shape=(12,), dtype="int32"), Embedding(30, 8),
+                                LSTM(192), Dense(2)])   # wide enough for the batch-1 unit split
+    model.compile(optimizer="adam", loss="mse")
+    model.tokenizer = fitted_tokenizer(oov_token="?")
+    model.text_padding = dict(padding="post")
+    groups = [TEXTS[k:] + TEXTS[:k] for k in range(8)]
+    want = {(k, bs): model.predict_texts(groups[k], batch_size=bs, verbose=0)
+            for k in range(8) for bs in (1, 3)}
+    bad, errors = [], []
+
+    def work(k):
+        try:
+            for _ in range(8):
+                for bs in (1, 3):
+                    if not np.array_equal(model.predict_texts(groups[k], batch_size=bs, verbose=0),
+                                          want[(k, bs)]):
+                        bad.append((k, bs))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert not bad, bad[:5]
+
+
+def test_setting_the_padding_waits_for_predict_texts():
+    """A thread switching the text padding while others predict: every result is the output of
+    one setting or the other, never of a mix."""
+    import threading
+    model = make_model()
+    model.tokenizer = fitted_tokenizer()
+    outputs = {}
+    for padding in ("pre", "post"):
+        model.text_padding = dict(padding=padding)
+        outputs[padding] = model.predict_texts(TEXTS, batch_size=2, verbose=0).tobytes()
+    assert outputs["pre"] != outputs["post"]
+    seen, errors, stop = [], [], threading.Event()
+
+    def predictor():
+        try:
+            while not stop.is_set():
+                seen.append(model.predict_texts(TEXTS, batch_size=2, verbose=0).tobytes())
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    def switcher():
+        try:
+            for k in range(200):
+                model.text_padding = dict(padding="pre" if k % 2 else "post")
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            stop.set()
+    threads = [threading.Thread(target=predictor) for _ in range(3)] + [threading.Thread(target=switcher)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert seen and set(seen) <= set(outputs.values())
