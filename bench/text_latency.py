@@ -52,8 +52,8 @@ ap.add_argument("--texts", type=int, default=200, help="held-out reviews, one ca
 ap.add_argument("--blocks", type=int, default=10)
 ap.add_argument("--threads", type=int, default=2, help="lstmkit's and ONNX Runtime's intra-op threads")
 ap.add_argument("--data", default=os.environ.get("LSTMKIT_DATA") or str(REPO.parent / "shared" / "datasets"))
-ap.add_argument("--openblas-coretype", help="OPENBLAS_CORETYPE for lstmkit's process (e.g. SkylakeX: "
-                "Debian's OpenBLAS takes this AMD EPYC for a Haswell; see bench/NOTES-perf.md)")
+ap.add_argument("--openblas-coretype", help="OPENBLAS_CORETYPE for lstmkit's process, in place of "
+                "the environment's (e.g. SkylakeX; see bench/NOTES-perf.md)")
 ap.add_argument("--out", help="append the RESULT line to this file")
 args = ap.parse_args()
 os.environ["LSTMKIT_NUM_THREADS"] = str(args.threads)
@@ -218,7 +218,7 @@ def med(key):
 result = {
     "bench": "text_latency", "model": "imdb_lstm (Embedding 5001x32, LSTM 100, Dense 1; maxlen 600 pre)",
     "threads": args.threads, "texts_per_block": len(texts), "blocks": blocks,
-    "lstmkit_openblas_coretype": args.openblas_coretype or "(detected)",
+    "lstmkit_openblas_coretype": args.openblas_coretype or os.environ.get("OPENBLAS_CORETYPE", "(detected)"),
     "review_ids_median": float(np.median(lengths)), "review_ids_over_600": int(np.sum(lengths > MAXLEN)),
     "max_abs_prob_diff": max_diff,
     "c_median_ms": med("c_median_ms"), "c_p90_ms": med("c_p90_ms"),
