@@ -1,4 +1,5 @@
 #include "lk_rows.h"
+#include <stdlib.h>
 
 #if defined(__x86_64__) && defined(__clang__)
 #define KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -27,20 +28,28 @@
     static inline __attribute__((always_inline)) void NAME(long m, long n, long k, const float *restrict a,      \
                                                            long lda, const float *restrict b, long ldb,         \
                                                            const float *restrict bias, int accumulate,          \
-                                                           float *restrict c, long ldc) {                       \
+                                                           float *restrict c, long ldc, float *restrict pack) {                       \
         for (long j0 = 0; j0 < n; j0 += CB) {                                                                    \
             long cols = n - j0 < CB ? n - j0 : CB;                                                               \
             const float *bj = b + j0;                                                                            \
+            long bld = ldb;                                                                                      \
+            if (pack && cols == CB) {                                                                            \
+                /* the strip's rows side by side: one stream the prefetcher follows */                        \
+                for (long p = 0; p < k; p++)                                                                     \
+                    for (long j = 0; j < CB; j++) pack[p * CB + j] = b[p * ldb + j0 + j];                        \
+                bj = pack;                                                                                       \
+                bld = CB;                                                                                        \
+            }                                                                                                    \
             for (long i0 = 0; i0 < m; i0 += RB) {                                                                \
                 long rows = m - i0 < RB ? m - i0 : RB;                                                           \
                 const float *ai = a + i0 * lda;                                                                  \
                 float acc[RB][CB];                                                                               \
                 if (cols == CB) {                                                                                \
                     /* constant row counts: the sums stay in registers */                                      \
-                    if (rows == RB) NAME##_full(RB, k, ai, lda, bj, ldb, acc);                                   \
-                    else if (rows == 1) NAME##_full(1, k, ai, lda, bj, ldb, acc);                                \
-                    else if (rows == 2) NAME##_full(2, k, ai, lda, bj, ldb, acc);                                \
-                    else NAME##_full(3, k, ai, lda, bj, ldb, acc);                                               \
+                    if (rows == RB) NAME##_full(RB, k, ai, lda, bj, bld, acc);                                   \
+                    else if (rows == 1) NAME##_full(1, k, ai, lda, bj, bld, acc);                                \
+                    else if (rows == 2) NAME##_full(2, k, ai, lda, bj, bld, acc);                                \
+                    else NAME##_full(3, k, ai, lda, bj, bld, acc);                                               \
                 } else {                                                                                         \
                     for (long r = 0; r < rows; r++)                                                              \
                         for (long j = 0; j < cols; j++) acc[r][j] = 0;                                           \
@@ -84,8 +93,13 @@ KERNEL void lk_rows_gemm(long m, long n, long k, const float *restrict a, long l
 #endif
         __atomic_store_n(&wide_registers, wide, __ATOMIC_RELAXED);
     }
-    if (wide) blocks_wide(m, n, k, a, lda, b, ldb, bias, accumulate, c, ldc);
-    else blocks_narrow(m, n, k, a, lda, b, ldb, bias, accumulate, c, ldc);
+        /* From 32 rows each column block's strip of b is copied contiguous first (k x 64 floats;
+     * without the copy, NULL, the strip is read in place: the same sums either way). */
+    float *pack = 0;
+    if (m >= 32 && k <= 4096) pack = aligned_alloc(64, (size_t)k * 64 * sizeof(float));
+    if (wide) blocks_wide(m, n, k, a, lda, b, ldb, bias, accumulate, c, ldc, pack);
+    else blocks_narrow(m, n, k, a, lda, b, ldb, bias, accumulate, c, ldc, pack);
+    free(pack);
 }
 
 static __thread int rows_exact;
