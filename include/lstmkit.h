@@ -97,14 +97,14 @@
  * get_target_tokenizer, get_text_padding), lstmkit_model_save and the steps of its states
  * (lstmkit_state_step); their results are bitwise what the same calls give one after the other.
  * Every other call on a model (compile, build, set_weight, set_tokenizer, set_target_tokenizer,
- * set_text_padding, reset_states) waits for the reading calls in progress, has the
- * model to itself, and goes before reading calls that arrive while it waits. Predict and evaluate on a model with a stateful recurrent layer ("stateful": true)
- * advance its carried states, so they too have the model to themselves: they run one at a time,
- * in the order the threads get the model. Predict and evaluate on a model not built yet (its
- * first call creates the weights) also run alone. Calls on one tokenizer or one state handle are
- * serialised (each waits for the one before). While
- * lstmkit_model_fit runs, other threads' calls on that model fail with LSTMKIT_E_WRONG_STATE
- * rather than wait for the whole fit. The progress callback runs on the thread that called
+ * set_text_padding, reset_states) waits for the reading calls in progress, has the model to
+ * itself, and goes before reading calls that arrive while it waits. Predict and evaluate on a
+ * model with a stateful recurrent layer ("stateful": true) advance its carried states, so they
+ * too have the model to themselves: they run one at a time, in the order the threads get the
+ * model. Predict and evaluate on a model not built yet (its first call creates the weights) also
+ * run alone. Calls on one tokenizer or one state handle are serialised (each waits for the one
+ * before). While lstmkit_model_fit runs, other threads' calls on that model fail with
+ * LSTMKIT_E_WRONG_STATE rather than wait for the whole fit. The progress callback runs on the thread that called
  * lstmkit_model_fit; from it, that model may be read, predicted with and saved, but not
  * compiled or fitted again (LSTMKIT_E_WRONG_STATE). Freeing a handle that another thread is
  * using is safe: the object lives until that call returns.
