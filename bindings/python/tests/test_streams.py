@@ -231,11 +231,13 @@ def test_a_state_step_is_refused_while_another_thread_fits_the_model(rng):
     state = model.stream()
     x = rng.integers(0, VOCAB, size=(512, 20)).astype(np.int32)
     y = rng.normal(size=(512, 1)).astype(np.float32)
-    started, refused = threading.Event(), []
+    started, attempted, refused = threading.Event(), threading.Event(), []
 
     class Signal(lstmkit.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            started.set()
+            if batch == 0:
+                started.set()
+                attempted.wait(30)   # fit is still running while the other thread steps
 
     def steps():
         started.wait(30)
@@ -243,6 +245,7 @@ def test_a_state_step_is_refused_while_another_thread_fits_the_model(rng):
             state.step(x[0, :1])
         except WrongStateError as e:
             refused.append(str(e))
+        attempted.set()
     t = threading.Thread(target=steps)
     t.start()
     model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[Signal()])
