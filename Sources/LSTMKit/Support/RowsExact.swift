@@ -1,7 +1,8 @@
 import CKernels
 
 /// Forward-only passes (predict, evaluate, a stream's steps) compute their products of
-/// independent rows, the recurrent layers' input projections and Dense, with lk_rows_gemm,
+/// independent rows, the recurrent layers' input projections, Dense, and recurrent steps of up
+/// to RecurrentLayer.exactRecurrentRows rows, with lk_rows_gemm,
 /// whose every row has the same bits whatever rows it is computed with (lk_rows.h says why BLAS
 /// cannot promise that). A flag of the calling thread, like mixed_bfloat16's, set by
 /// Model.forward (backwardFollows false) on the thread that runs the pass; under
