@@ -18,6 +18,11 @@ struct EngineSwitches {
     var unitSplit = true
     /// A repeated input (RepeatVector's output) is projected once per row, not once per step.
     var shareRepeatedInput = true
+    /// Forward-only passes compute their products of independent rows with lk_rows_gemm, each
+    /// row's bits whatever rows are beside it (Support/RowsExact.swift). LSTMKIT_ROWS_EXACT=0
+    /// sends them to BLAS and oneDNN instead, for measuring: predictions then depend in their
+    /// last bits on the batch and the call history, and streams lose their bitwise promise.
+    var rowsExact = true
     /// Large float32 products go to oneDNN where it is installed (Support/BLAS.swift).
     /// LSTMKIT_FLOAT32_GEMM=openblas keeps them all on OpenBLAS.
     var float32OneDNN = true
@@ -28,6 +33,7 @@ struct EngineSwitches {
         s.paddingSkip = value("LSTMKIT_PADDING_SKIP") != "0"
         s.projectionTable = value("LSTMKIT_PROJECTION_TABLE") != "0"
         s.unitSplit = value("LSTMKIT_UNIT_SPLIT") != "0"
+        s.rowsExact = value("LSTMKIT_ROWS_EXACT") != "0"
         s.float32OneDNN = value("LSTMKIT_FLOAT32_GEMM") != "openblas"
         return s
     }

@@ -5,6 +5,8 @@ over the vocabulary) and the plain projection (a GEMM over the batch's steps) ca
 kernels chosen by shape, and the LSTM added the bias in another order, so the same batch gave
 other last bits from about the tenth call on. Forward-only passes now project every row with
 lk_rows_gemm (Sources/CKernels/include/lk_rows.h), so each form gives the same bits."""
+import os
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,33 @@ def test_a_row_has_the_same_bits_in_any_small_batch(name, mask_zero, rng):
     for bs in (1, 3, 7):
         assert np.array_equal(model.predict(x, batch_size=bs, verbose=0), want), bs
     assert np.array_equal(model.predict(x[5:9], batch_size=4, verbose=0), want[5:9])
+
+
+def test_rows_exact_off_sends_the_products_to_blas_and_stays_close(tmp_path):
+    """LSTMKIT_ROWS_EXACT=0 (EngineSwitches.rowsExact, for measuring) computes the same model
+    through BLAS and oneDNN: the same predictions to float32 rounding, in a fresh process."""
+    import subprocess
+    import sys
+    script = r'''
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+from lstmkit import Sequential
+from lstmkit.layers import Embedding, LSTM, Dense
+from lstmkit.utils import set_random_seed
+set_random_seed(11)
+m = Sequential([Embedding(50, 8, input_length=12), LSTM(16), Dense(3, activation="softmax")])
+m.compile(optimizer="adam", loss="categorical_crossentropy")
+rng = np.random.default_rng(3)
+x = rng.integers(1, 50, size=(9, 12)).astype("int32")
+np.save(sys.argv[2], m.predict(x, batch_size=4, verbose=0))
+'''
+    from conftest import REPO
+    outs = {}
+    for flag in ("1", "0"):
+        env = dict(os.environ, LSTMKIT_ROWS_EXACT=flag)
+        path = tmp_path / ("p%s.npy" % flag)
+        subprocess.run([sys.executable, "-c", script, str(REPO / "bindings" / "python"), str(path)],
+                       check=True, env=env)
+        outs[flag] = np.load(path)
+    assert outs["1"].shape == (9, 3) and np.ptp(outs["1"]) > 0
+    np.testing.assert_allclose(outs["0"], outs["1"], rtol=1e-5, atol=1e-6)
