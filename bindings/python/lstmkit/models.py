@@ -594,13 +594,14 @@ class _EngineModel:
         first; without them, those already attached (if any) are kept. padding: how
         predict_texts (here and lstmkit_model_predict_texts in C) pads the texts' ids, as
         pad_sequences's arguments, e.g. dict(maxlen=600, padding="post", truncating="post");
-        what is left out takes pad_sequences's default, maxlen the model's input length."""
+        what is left out takes pad_sequences's default, maxlen the model's input length.
+        The padding is checked before anything is attached, so a refused one changes nothing."""
+        if padding is not None:
+            self.text_padding = padding
         if tokenizer is not None:
             self.tokenizer = tokenizer
         if target_tokenizer is not None:
             self.target_tokenizer = target_tokenizer
-        if padding is not None:
-            self.text_padding = padding
         _capi.check(_capi.lstmkit_model_save(self._live(), _capi.encode_path(filepath)))
 
 

@@ -506,3 +506,14 @@ def test_setting_the_padding_waits_for_predict_texts():
         t.join()
     assert not errors, errors[0]
     assert seen and set(seen) <= set(outputs.values())
+
+
+def test_a_refused_padding_in_save_attaches_nothing_and_writes_nothing(tmp_path):
+    """save(tokenizer=..., padding=<refused>) leaves the model as it was: no tokenizer attached,
+    no file written."""
+    model = make_model()
+    path = tmp_path / "m.lstmkit"
+    with pytest.raises(InvalidArgumentError, match="maxlen is 5"):
+        model.save(path, tokenizer=fitted_tokenizer(), padding=dict(maxlen=5))
+    assert model.tokenizer is None
+    assert not path.exists()
