@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _capi, mixed_precision
 from ._arrays import c_array, float_ptr, labels
+from ._owned import OwnedHandle
 from .callbacks import Callback, History, ProgbarLogger, summary_line
 from .errors import InvalidArgumentError
 from .layers import InputLayer, KerasTensor, Layer, deserialize
@@ -48,7 +49,7 @@ class _FitState:
         self.error = None
 
 
-class _EngineModel:
+class _EngineModel(OwnedHandle):
     """What Sequential and the functional Model share: a library model handle and Keras's
     compile/fit/evaluate/predict/save over it. Subclasses say how the configuration is written
     (_config_json) and how the layer objects take the library's names (_after_build)."""
@@ -115,22 +116,11 @@ class _EngineModel:
     # ---- lifetime ----
 
     def close(self):
-        handle, self._handle = self._handle, None
-        self._closed = True
-        if handle:
-            _capi.lstmkit_model_free(handle)
+        self._closed = True   # a closed model is not created again on next use (_live)
+        super().close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown may have torn down _capi already
-            pass
+    def _free(self, handle):
+        _capi.lstmkit_model_free(handle)
 
     # ---- description ----
 
@@ -468,44 +458,40 @@ class _EngineModel:
 
     # ---- files ----
 
+    def _stored_tokenizer(self, getter, cache):
+        """The tokenizer getter returns (a copy, kept in the attribute cache), or None."""
+        if getattr(self, cache) is None:
+            out = ctypes.c_void_p()
+            _capi.check(getter(self._live(), ctypes.byref(out)))
+            if not out.value:
+                return None
+            setattr(self, cache, Tokenizer._adopt(out.value))
+        return getattr(self, cache)
+
+    def _store_tokenizer(self, setter, cache, tokenizer):
+        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
+            raise TypeError("expected a lstmkit Tokenizer, got %r" % (tokenizer,))
+        _capi.check(setter(self._live(), tokenizer._live() if tokenizer is not None else None))
+        setattr(self, cache, None)
+
     @property
     def tokenizer(self):
         """The Tokenizer saved with the model (a copy), or None."""
-        if self._tokenizer_cache is None:
-            out = ctypes.c_void_p()
-            _capi.check(_capi.lstmkit_model_get_tokenizer(self._live(), ctypes.byref(out)))
-            if not out.value:
-                return None
-            self._tokenizer_cache = Tokenizer._adopt(out.value)
-        return self._tokenizer_cache
+        return self._stored_tokenizer(_capi.lstmkit_model_get_tokenizer, "_tokenizer_cache")
 
     @tokenizer.setter
     def tokenizer(self, tokenizer):
-        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
-            raise TypeError("expected a lstmkit Tokenizer, got %r" % (tokenizer,))
-        _capi.check(_capi.lstmkit_model_set_tokenizer(
-            self._live(), tokenizer._live() if tokenizer is not None else None))
-        self._tokenizer_cache = None
+        self._store_tokenizer(_capi.lstmkit_model_set_tokenizer, "_tokenizer_cache", tokenizer)
 
     @property
     def target_tokenizer(self):
         """The Tokenizer of the outputs saved with the model (a translation model's target
         language; a copy), or None."""
-        if self._target_tokenizer_cache is None:
-            out = ctypes.c_void_p()
-            _capi.check(_capi.lstmkit_model_get_target_tokenizer(self._live(), ctypes.byref(out)))
-            if not out.value:
-                return None
-            self._target_tokenizer_cache = Tokenizer._adopt(out.value)
-        return self._target_tokenizer_cache
+        return self._stored_tokenizer(_capi.lstmkit_model_get_target_tokenizer, "_target_tokenizer_cache")
 
     @target_tokenizer.setter
     def target_tokenizer(self, tokenizer):
-        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
-            raise TypeError("expected a lstmkit Tokenizer, got %r" % (tokenizer,))
-        _capi.check(_capi.lstmkit_model_set_target_tokenizer(
-            self._live(), tokenizer._live() if tokenizer is not None else None))
-        self._target_tokenizer_cache = None
+        self._store_tokenizer(_capi.lstmkit_model_set_target_tokenizer, "_target_tokenizer_cache", tokenizer)
 
     @property
     def text_padding(self):

@@ -7,11 +7,12 @@ import numpy as np
 
 from . import _capi
 from ._arrays import c_array, float_ptr
+from ._owned import OwnedHandle
 
 _MAX_RANK = 8
 
 
-class State:
+class State(OwnedHandle):
     """A stream on a model (keeps the model's engine handle alive). Not for several threads at
     once (the library serialises them); one State per stream, any number per model."""
 
@@ -21,10 +22,10 @@ class State:
         self._handle = handle or _capi.new_handle(_capi.lstmkit_state_create, model._live())
         self._floats = {}   # x shape -> output floats, so a step is usually one call
 
-    def _live(self):
-        if self._handle is None:
-            raise ValueError("this state has been closed")
-        return self._handle
+    _what = "state"
+
+    def _free(self, handle):
+        _capi.lstmkit_state_free(handle)
 
     def step(self, x):
         """x: (k,) ids or (k, features) values of the next k timesteps (a leading batch
@@ -61,19 +62,3 @@ class State:
         """An independent State at the same place in the sequence."""
         return State(self._model, _capi.new_handle(_capi.lstmkit_state_copy, self._live()))
 
-    def close(self):
-        handle, self._handle = self._handle, None
-        if handle:
-            _capi.lstmkit_state_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown may have torn down _capi already
-            pass

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _capi
 from ._arrays import int32_ptr, int64_ptr
+from ._owned import OwnedHandle
 
 __all__ = ["Tokenizer", "tokenizer_from_json"]
 
@@ -15,7 +16,7 @@ DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 _I32 = np.iinfo(np.int32)
 
 
-class Tokenizer:
+class Tokenizer(OwnedHandle):
     """keras.preprocessing.text.Tokenizer: fit_on_texts, texts_to_sequences, word_index, ..."""
 
     def __init__(self, num_words=None, filters=DEFAULT_FILTERS, lower=True, split=" ",
@@ -37,29 +38,10 @@ class Tokenizer:
         tok._state = None
         return tok
 
-    # ---- lifetime ----
+    _what = "Tokenizer"
 
-    def close(self):
-        handle, self._handle = self._handle, None
-        if handle:
-            _capi.lstmkit_tokenizer_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown may have torn down _capi already
-            pass
-
-    def _live(self):
-        if not self._handle:
-            raise ValueError("this Tokenizer has been closed")
-        return self._handle
+    def _free(self, handle):
+        _capi.lstmkit_tokenizer_free(handle)
 
     # ---- Keras API ----
 
