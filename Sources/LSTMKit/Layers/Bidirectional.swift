@@ -30,6 +30,12 @@ final class Bidirectional: Layer, MultiIOLayer {
         backwardLayer.prepareForward(backwardFollows: backwardFollows, inputEmbedding: inputEmbedding)
     }
 
+    func shareDerivedData(with copy: Layer) {
+        guard let copy = copy as? Bidirectional else { return }
+        forwardLayer.shareDerivedData(with: copy.forwardLayer)
+        backwardLayer.shareDerivedData(with: copy.backwardLayer)
+    }
+
     init(name: String, config: ConfigReader, allowTwoOutputs: Bool = false) throws {
         self.name = name
         guard let layer = config.value("layer"), let cls = layer["class_name"]?.stringValue else {

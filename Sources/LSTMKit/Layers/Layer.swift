@@ -27,10 +27,15 @@ protocol Layer: AnyObject {
     /// Layers that compute differently then (the recurrent ones: InputProjection, RowPlan) take
     /// note; the default ignores both.
     func prepareForward(backwardFollows: Bool, inputEmbedding: Embedding?)
+    /// Hands a copy of this layer (same class and config: an inference copy, Training/
+    /// Inference.swift) what is derived from the weights and may be shared rather than made
+    /// again (a recurrent layer's projection table). The default shares nothing.
+    func shareDerivedData(with copy: Layer)
 }
 
 extension Layer {
     func prepareForward(backwardFollows: Bool, inputEmbedding: Embedding?) {}
+    func shareDerivedData(with copy: Layer) {}
 }
 
 /// A layer that takes several inputs or gives several outputs, which only the functional graph

@@ -44,18 +44,8 @@ extension Model {
             }
             copy = built
         }
-        for (mine, theirs) in zip(layers, copy) { Model.shareDerivedData(from: mine, with: theirs) }
+        for (mine, theirs) in zip(layers, copy) { mine.shareDerivedData(with: theirs) }
         return copy
-    }
-
-    /// The copy's recurrent layers use the original's projection tables (keyed by the values'
-    /// versions, which a copy shares while its weights equal the original's).
-    static func shareDerivedData(from original: Layer, with copy: Layer) {
-        if let r = original as? RecurrentLayer, let c = copy as? RecurrentLayer { c.projectionTable = r.projectionTable }
-        if let b = original as? Bidirectional, let c = copy as? Bidirectional {
-            c.forwardLayer.projectionTable = b.forwardLayer.projectionTable
-            c.backwardLayer.projectionTable = b.backwardLayer.projectionTable
-        }
     }
 
     /// Gives a copy the model's current weights (copying only those that changed).

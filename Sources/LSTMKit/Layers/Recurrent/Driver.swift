@@ -524,6 +524,12 @@ class RecurrentLayer: Layer, MultiIOLayer {
     /// An Embedding's output is where runs of identical leading inputs are padding, the same id
     /// repeated, rather than a float series that happens to start flat (RowPlan shares their
     /// trajectory); its ids also let the input projection be looked up (ProjectionTable).
+    /// The projection table is keyed by the weights' versions, which a copy shares while its
+    /// weights equal the original's, so one table serves both.
+    func shareDerivedData(with copy: Layer) {
+        (copy as? RecurrentLayer)?.projectionTable = projectionTable
+    }
+
     func prepareForward(backwardFollows: Bool, inputEmbedding: Embedding?) {
         forwardOnly = !backwardFollows
         inputFromEmbedding = inputEmbedding != nil
