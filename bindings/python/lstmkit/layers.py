@@ -104,6 +104,16 @@ class Layer:
         for i, w in zip(indices, weights):
             self._model._set_weight(i, w)
 
+    @property
+    def trainable_weights(self):
+        """Keras's trainable_weights, as arrays (copies, like get_weights): all of the layer's
+        weights when it is trainable, else none."""
+        return self.get_weights() if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return [] if self.trainable else self.get_weights()
+
     def count_params(self):
         return int(sum(w.size for w in self.get_weights()))
 

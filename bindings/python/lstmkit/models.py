@@ -214,6 +214,18 @@ class _EngineModel(OwnedHandle):
         arr = self._checked_weight(index, value)
         _capi.check(_capi.lstmkit_model_set_weight(self._live(), index, float_ptr(arr), arr.size))
 
+    @property
+    def trainable_weights(self):
+        """Keras's model.trainable_weights, as arrays (copies): those of the trainable layers, in
+        get_weights() order (an InputLayer has none)."""
+        self._live()   # the library model, which the layers read their weights from
+        return [w for layer in self.layers for w in getattr(layer, "trainable_weights", [])]
+
+    @property
+    def non_trainable_weights(self):
+        self._live()
+        return [w for layer in self.layers for w in getattr(layer, "non_trainable_weights", [])]
+
     def get_weights(self):
         """All weights as float32 arrays in Keras's order (embeddings, kernel, recurrent_kernel,
         bias, ...)."""

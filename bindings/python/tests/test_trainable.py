@@ -136,3 +136,28 @@ def test_from_c_through_the_config_json():
     config["layers"][0]["config"]["trainable"] = "no"
     assert C.lstmkit_model_create(json.dumps(config).encode(), 1, ctypes.byref(out)) == C.E_BAD_CONFIG
     assert "'trainable'" in C.last_error()
+
+
+def test_trainable_and_non_trainable_weights_split_like_keras():
+    """Keras's trainable_weights / non_trainable_weights: a frozen Embedding's table moves to
+    the second list, in get_weights() order; unfreezing moves it back."""
+    lstmkit.utils.set_random_seed(2)
+    emb = Embedding(30, 4, trainable=False)
+    model = lstmkit.Sequential([emb, LSTM(3), Dense(1, activation="sigmoid")])
+    model.build((None, 6))
+    all_weights = model.get_weights()
+    assert [w.shape for w in model.non_trainable_weights] == [(30, 4)]
+    assert [w.shape for w in model.trainable_weights] == [w.shape for w in all_weights[1:]]
+    np.testing.assert_array_equal(model.non_trainable_weights[0], all_weights[0])
+    assert emb.trainable_weights == [] and len(emb.non_trainable_weights) == 1
+    emb.trainable = True
+    assert model.non_trainable_weights == []
+    assert len(model.trainable_weights) == len(all_weights)
+
+
+def test_a_functional_models_weights_split_too():
+    x = lstmkit.Input((5,))
+    frozen = Dense(3, trainable=False)
+    model = lstmkit.Model(x, Dense(1)(frozen(x)))   # built: its input shape is known
+    assert [w.shape for w in model.non_trainable_weights] == [(5, 3), (3,)]
+    assert [w.shape for w in model.trainable_weights] == [(3, 1), (1,)]
