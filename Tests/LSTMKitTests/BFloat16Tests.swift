@@ -76,6 +76,7 @@ final class BFloat16Tests: XCTestCase {
     func testRoutedProductsAreTheRoundedProduct() throws {
         try requireBF16()
         var rng = Rng(seed: 9)
+        let failures = BFloat16Failures()
         for (m, n, k) in [(1, 40, 30), (5, 64, 48), (300, 128, 64), (37, 512, 100), (1, 1024, 512)] {
             for ta in [false, true] {
                 for tb in [false, true] {
@@ -87,7 +88,7 @@ final class BFloat16Tests: XCTestCase {
                           beta: 1, c: &want, ldc: n)
                     var got = [Float](repeating: 0.5, count: m * n), gotCopy = got
                     let copy = BFloat16Copy()
-                    BFloat16Products.with(.mixedBFloat16) {
+                    BFloat16Products.with(.mixedBFloat16, failures: failures) {
                         sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: &got, ldc: n)
                         let rows = tb ? n : k, cols = tb ? k : n
                         let op = copy.refresh(Param("b", [rows, cols], b), rows: rows, cols: cols)
@@ -101,7 +102,23 @@ final class BFloat16Tests: XCTestCase {
                 }
             }
         }
-        XCTAssertNoThrow(try BFloat16Products.throwRecordedFailure())
+        XCTAssertNoThrow(try failures.throwIfAny())
+    }
+
+    /// A failed product is reported by the call it belongs to, not by another one running at
+    /// the same time on the same model.
+    func testAFailureIsReportedByItsOwnCallOnly() {
+        let a = BFloat16Failures(), b = BFloat16Failures()
+        BFloat16Products.with(.float32, failures: a) { BFloat16Products.recordFailure("a's product") }
+        BFloat16Products.with(.float32, failures: b) {}
+        XCTAssertThrowsError(try a.throwIfAny()) { XCTAssertTrue(($0 as? LSTMKitError)?.message.contains("a's product") == true) }
+        XCTAssertNoThrow(try b.throwIfAny())
+        // nested: the inner record ends with its body, and the outer one is in force again
+        BFloat16Products.with(.float32, failures: b) {
+            BFloat16Products.with(.float32, failures: BFloat16Failures()) {}
+            BFloat16Products.recordFailure("b's product")
+        }
+        XCTAssertThrowsError(try b.throwIfAny()) { XCTAssertTrue(($0 as? LSTMKitError)?.message.contains("b's product") == true) }
     }
 
     /// The copy is converted again when, and only when, its weight has changed.
@@ -110,7 +127,7 @@ final class BFloat16Tests: XCTestCase {
         let w = Param("w", [2, 3], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
         let copy = BFloat16Copy()
         func values() -> [Float] {
-            BFloat16Products.with(.mixedBFloat16) {
+            BFloat16Products.with(.mixedBFloat16, failures: BFloat16Failures()) {
                 let op = copy.refresh(w, rows: 2, cols: 3)!
                 return Array(UnsafeBufferPointer(start: op.values, count: 6))
             }
@@ -136,7 +153,7 @@ final class BFloat16Tests: XCTestCase {
     func testPolicyIsPerThreadAndScoped() throws {
         try requireBF16()
         XCTAssertEqual(lk_bf16_thread_enabled(), 0)
-        BFloat16Products.with(.mixedBFloat16) { XCTAssertEqual(lk_bf16_thread_enabled(), 1) }
+        BFloat16Products.with(.mixedBFloat16, failures: BFloat16Failures()) { XCTAssertEqual(lk_bf16_thread_enabled(), 1) }
         XCTAssertEqual(lk_bf16_thread_enabled(), 0)
     }
 

@@ -69,7 +69,7 @@ final class UnitSplitTests: XCTestCase {
         func run(split: Bool) -> [Float] {
             EngineSwitches.current.unitSplit = split
             var r = Rng(seed: 1)
-            return BFloat16Products.with(.mixedBFloat16) {
+            return BFloat16Products.with(.mixedBFloat16, failures: BFloat16Failures()) {
                 let y = layer.forward(x, mask: nil, training: false, rng: &r).0.data
                 XCTAssertEqual(lk_bf16_thread_enabled(), 1)
                 return y

@@ -1,3 +1,4 @@
+import Glibc
 import CKernels
 
 /// How a model computes, Keras's dtype policy names. mixed_bfloat16 keeps weights, optimizer
@@ -20,31 +21,50 @@ enum BFloat16Products {
         }
     }
 
-    /// Runs body with the calling thread's products in the policy's precision (sgemm reads it).
-    static func with<T>(_ policy: DTypePolicy, _ body: () throws -> T) rethrows -> T {
+    /// Runs body with the calling thread's products in the policy's precision (sgemm reads it);
+    /// a product that fails meanwhile is recorded in failures, the record of the call the body
+    /// belongs to, so concurrent calls on one model each report their own.
+    static func with<T>(_ policy: DTypePolicy, failures: BFloat16Failures, _ body: () throws -> T) rethrows -> T {
+        let previous = pthread_getspecific(failuresKey)
         lk_bf16_set_thread_enabled(policy == .mixedBFloat16 ? 1 : 0)
-        defer { lk_bf16_set_thread_enabled(0) }
+        pthread_setspecific(failuresKey, Unmanaged.passUnretained(failures).toOpaque())
+        defer {
+            lk_bf16_set_thread_enabled(0)
+            pthread_setspecific(failuresKey, previous)
+        }
         return try body()
     }
 
-    private static let lock = Mutex()
-    private static var firstFailure: String? = nil
+    private static let failuresKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
     /// A product failed in oneDNN, or its rounded operands could not be allocated (sgemm then
-    /// computed it in float32); the computing entry point reports it after the batch
-    /// (throwRecordedFailure). reason: what failed, when oneDNN's last error does not say it.
+    /// computed it in float32): noted in the record of the call this thread works for, which
+    /// the computing entry point throws after the batch. reason: what failed, when oneDNN's last
+    /// error does not say it.
     static func recordFailure(_ reason: String? = nil) {
         let message = reason ?? String(cString: lk_bf16_error())
-        lock.withLock { if firstFailure == nil { firstFailure = message } }
+        // bfloat16 products only run inside `with`, which always installs a record
+        guard let record = pthread_getspecific(failuresKey) else { return }
+        Unmanaged<BFloat16Failures>.fromOpaque(record).takeUnretainedValue().note(message)
     }
+}
 
-    /// Throws the first failure recorded since the last call, if any.
-    static func throwRecordedFailure() throws {
-        let failure = lock.withLock { () -> String? in
-            defer { firstFailure = nil }
-            return firstFailure
+/// The bfloat16 product failures of one call (a batch of fit or evaluate, a predict batch, a
+/// stream step), from whichever threads computed its parts; the first is reported.
+final class BFloat16Failures {
+    private let lock = Mutex()
+    private var first: String? = nil
+
+    fileprivate func note(_ message: String) { lock.withLock { if first == nil { first = message } } }
+
+    func throwIfAny() throws {
+        if let failure = lock.withLock({ first }) {
+            throw LSTMKitError(.internal, "a bfloat16 product failed: \(failure)")
         }
-        if let failure { throw LSTMKitError(.internal, "a bfloat16 product failed: \(failure)") }
     }
 }
 

@@ -176,10 +176,11 @@ extension Model {
         let seeds = parts.indices.map { batchSeed &+ UInt64($0) &* 0x9E37_79B9_7F4A_7C15 }
         let total = Double(idx.count)
         var results = [(loss: Double, metrics: [Double])](repeating: (0, []), count: parts.count)
+        let failures = BFloat16Failures()
         func part(_ w: Int, _ stack: [Layer]) -> (loss: Double, metrics: [Double]) {
             let rows = idx[(idx.startIndex + parts[w].lowerBound)..<(idx.startIndex + parts[w].upperBound)]
             var partRng = Rng(seed: seeds[w])
-            return BFloat16Products.with(settings.dtypePolicy) {
+            return BFloat16Products.with(settings.dtypePolicy, failures: failures) {
                 runPart(x: x.gather(rows), y: y.gather(rows), share: Double(rows.count) / total,
                         stack: stack, outShape: outShape, settings: settings, train: train, rng: &partRng)
             }
@@ -195,7 +196,7 @@ extension Model {
                 results.withUnsafeMutableBufferPointer { out in run { w, stack in out[w] = part(w, stack) } }
             }
         }
-        try BFloat16Products.throwRecordedFailure()
+        try failures.throwIfAny()
         let loss = results.reduce(0) { $0 + $1.loss }
         if !train && !loss.isFinite {
             // The inputs and weights are finite (both are checked), so the model overflowed.
@@ -390,19 +391,20 @@ extension Model {
             let parts = partsOf(end - start)
             let first = start
             var nonFinite = [Int?](repeating: nil, count: parts.count)   // per part: first bad element
+            let failures = BFloat16Failures()
             // concurrent predicts on one model each take their own stacks (Training/Inference.swift)
             try withInferenceStacks(parts: parts.count) { run in
                 nonFinite.withUnsafeMutableBufferPointer { bad in
                     run { w, stack in
                         var rng = Rng(seed: 0)   // inference draws nothing
                         let rows = all[(first + parts[w].lowerBound)..<(first + parts[w].upperBound)]
-                        let y = BFloat16Products.with(policy) { forward(x.gather(rows), training: false, backwardFollows: false, rng: &rng, through: stack) }
+                        let y = BFloat16Products.with(policy, failures: failures) { forward(x.gather(rows), training: false, backwardFollows: false, rng: &rng, through: stack) }
                         if !allFinite(y.data) { bad[w] = y.data.firstIndex { !$0.isFinite } }
                         (out + (first + parts[w].lowerBound) * per).update(from: y.data, count: y.count)
                     }
                 }
             }
-            try BFloat16Products.throwRecordedFailure()
+            try failures.throwIfAny()
             if let (w, i) = nonFinite.enumerated().lazy.compactMap({ w, i in i.map { (w, $0) } }).first {
                 let element = (first + parts[w].lowerBound) * per + i
                 throw nonFiniteOutput(x: x, sample: element / per, value: out[element], element: element, policy: policy)
@@ -427,7 +429,8 @@ extension Model {
                 defer { RowsExact.set(false) }
                 for layer in stack {
                     layer.prepareForward(backwardFollows: false, inputEmbedding: previous as? Embedding)
-                    (h, mask) = BFloat16Products.with(policy) { layer.forward(h, mask: mask, training: false, rng: &rng) }
+                    // this rerun only names a layer: a failed product here changes nothing reported
+                    (h, mask) = BFloat16Products.with(policy, failures: BFloat16Failures()) { layer.forward(h, mask: mask, training: false, rng: &rng) }
                     previous = layer
                     if !allFinite(h.data) { return " in layer '\(layer.name)' (\(layer.className))" }
                 }

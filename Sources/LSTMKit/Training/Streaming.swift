@@ -117,6 +117,7 @@ extension Model {
         try BFloat16Products.require(policy)
         let floatMode = ComputeFloatMode.enter()
         defer { floatMode.leave() }
+        let failures = BFloat16Failures()
         let (y, finals) = try withInferenceCopy { stack -> (Tensor, [[Tensor]?]) in
             for (i, layer) in stack.enumerated() {
                 guard let r = layer as? RecurrentLayer else { continue }
@@ -132,12 +133,12 @@ extension Model {
                 }
             }
             var rng = Rng(seed: 0)   // inference draws nothing
-            let y = BFloat16Products.with(policy) {
+            let y = BFloat16Products.with(policy, failures: failures) {
                 forward(x.gather([0]), training: false, backwardFollows: false, rng: &rng, through: stack)
             }
             return (y, stack.map { ($0 as? RecurrentLayer)?.finalStates })
         }
-        try BFloat16Products.throwRecordedFailure()
+        try failures.throwIfAny()
         if let bad = y.data.firstIndex(where: { !$0.isFinite }) {
             throw LSTMKitError(.numeric, "output[\(bad)] is \(y.data[bad]) although the inputs and weights are finite: float32 overflowed (weights or inputs too large?); the stream's states were left as they were")
         }
