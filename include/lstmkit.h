@@ -119,9 +119,10 @@
 extern "C" {
 #endif
 
-/* The version is defined in the file VERSION; scripts/version.py writes these three lines. */
+/* The version is defined in the file VERSION; scripts/version.py writes these three lines
+ * (and the library's and the Python binding's copies). */
 #define LSTMKIT_VERSION_MAJOR 0
-#define LSTMKIT_VERSION_MINOR 1
+#define LSTMKIT_VERSION_MINOR 2
 #define LSTMKIT_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH; compare with lstmkit_version(). */
 #define LSTMKIT_VERSION (LSTMKIT_VERSION_MAJOR * 10000 + LSTMKIT_VERSION_MINOR * 100 + LSTMKIT_VERSION_PATCH)

@@ -2,10 +2,12 @@
 """The version is defined once, in VERSION (MAJOR.MINOR.PATCH); this writes it where the C and
 Python sides read it at build time, so they can never disagree:
 
-  include/lstmkit.h                 the LSTMKIT_VERSION_MAJOR/MINOR/PATCH macros (the Swift library
-                                    reads them through the header it imports; the Makefile reads
-                                    VERSION itself)
+  include/lstmkit.h                 the LSTMKIT_VERSION_MAJOR/MINOR/PATCH macros
+  Sources/LSTMKit/CAPI/Version.swift    the library's own copy, which lstmkit_version() returns
+                                    (a Swift file rather than the imported header's macros:
+                                    SwiftPM does not rebuild when an imported C header changes)
   bindings/python/lstmkit/_version.py   __version__ and the parts (pyproject.toml reads it)
+(the Makefile reads VERSION itself)
 
 usage: python3 scripts/version.py          rewrite both from VERSION
        python3 scripts/version.py --check  exit 1, naming the file, if either is out of date
@@ -17,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 HEADER = REPO / "include" / "lstmkit.h"
 PYTHON = REPO / "bindings" / "python" / "lstmkit" / "_version.py"
+SWIFT = REPO / "Sources" / "LSTMKit" / "CAPI" / "Version.swift"
 
 
 def read_version():
@@ -43,12 +46,18 @@ def python_text(parts):
             '__version__ = "%d.%d.%d"\n' % (parts + parts))
 
 
+def swift_text(parts):
+    return ("// Generated from VERSION by scripts/version.py; do not edit.\n\n"
+            "let libraryVersionParts: (major: Int32, minor: Int32, patch: Int32) = (%d, %d, %d)\n" % parts)
+
+
 def main(argv):
     check = argv[1:] == ["--check"]
     if argv[1:] not in ([], ["--check"]):
         raise SystemExit(__doc__)
     parts = read_version()
-    wanted = {HEADER: header_text(HEADER.read_text(), parts), PYTHON: python_text(parts)}
+    wanted = {HEADER: header_text(HEADER.read_text(), parts), PYTHON: python_text(parts),
+              SWIFT: swift_text(parts)}
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if check:
         for path in stale:

@@ -4,9 +4,9 @@ import CLSTMKitABI
 // Everything the @_cdecl functions share: the per-thread error message, the registry of live
 // handles (so a freed or foreign pointer is refused instead of dereferenced) and conversions.
 
-// From the header's macros, which scripts/version.py writes from the file VERSION.
-let libraryVersion = LSTMKIT_VERSION_MAJOR * 10000 + LSTMKIT_VERSION_MINOR * 100 + LSTMKIT_VERSION_PATCH
-let libraryVersionString = "\(LSTMKIT_VERSION_MAJOR).\(LSTMKIT_VERSION_MINOR).\(LSTMKIT_VERSION_PATCH)"
+// Version.swift is written by scripts/version.py from the file VERSION, as the header's macros are.
+let libraryVersion = libraryVersionParts.major * 10000 + libraryVersionParts.minor * 100 + libraryVersionParts.patch
+let libraryVersionString = "\(libraryVersionParts.major).\(libraryVersionParts.minor).\(libraryVersionParts.patch)"
 
 private var errorKey: pthread_key_t = {
     var key = pthread_key_t()

@@ -108,7 +108,7 @@ def test_library_version_matches_the_header():
 
 
 def test_version_is_defined_once():
-    """The header and the binding hold what VERSION says (scripts/version.py writes them)."""
+    """The header, the library and the binding hold what VERSION says (scripts/version.py writes them)."""
     version = (REPO / "VERSION").read_text().strip()
     check = subprocess.run([sys.executable, str(REPO / "scripts" / "version.py"), "--check"],
                            capture_output=True, text=True)
@@ -119,17 +119,20 @@ def test_version_is_defined_once():
 def test_version_check_notices_a_stale_copy(tmp_path):
     """--check fails, naming the file, when VERSION moved on and the copies did not."""
     copy = tmp_path / "repo"
-    for part in ("VERSION", "scripts/version.py", "include/lstmkit.h", "bindings/python/lstmkit/_version.py"):
+    for part in ("VERSION", "scripts/version.py", "include/lstmkit.h", "bindings/python/lstmkit/_version.py",
+                 "Sources/LSTMKit/CAPI/Version.swift"):
         (copy / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / part, copy / part)
-    (copy / "VERSION").write_text("0.2.0\n")
+    (copy / "VERSION").write_text("9.8.7\n")   # not the version the repository has
     script = [sys.executable, str(copy / "scripts" / "version.py")]
     stale = subprocess.run(script + ["--check"], capture_output=True, text=True)
     assert stale.returncode == 1 and "include/lstmkit.h" in stale.stderr and "_version.py" in stale.stderr
+    assert "Version.swift" in stale.stderr
     subprocess.run(script, check=True)
     assert subprocess.run(script + ["--check"]).returncode == 0
-    assert "#define LSTMKIT_VERSION_MINOR 2\n" in (copy / "include" / "lstmkit.h").read_text()
-    assert '__version__ = "0.2.0"' in (copy / "bindings/python/lstmkit/_version.py").read_text()
+    assert "#define LSTMKIT_VERSION_MINOR 8\n" in (copy / "include" / "lstmkit.h").read_text()
+    assert '__version__ = "9.8.7"' in (copy / "bindings/python/lstmkit/_version.py").read_text()
+    assert "(9, 8, 7)" in (copy / "Sources/LSTMKit/CAPI/Version.swift").read_text()
 
 
 STRUCT_PROBE = r"""
